@@ -1,0 +1,116 @@
+"""CloudFormation for REST APIs: the Stage resource moto lacks, and the Method details it drops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.apigateway.models import apigateway_backends
+from moto.core.common_models import CloudFormationModel
+
+SUPPORTED_INTEGRATION_TYPES = ("AWS_PROXY", "AWS")
+
+
+class ApiGatewayStage(CloudFormationModel):
+    """``AWS::ApiGateway::Stage``: a named stage pointing at a deployment."""
+
+    def __init__(self, account_id: str, region_name: str, api_id: str, stage_name: str):
+        self.account_id = account_id
+        self.region_name = region_name
+        self.api_id = api_id
+        self.stage_name = stage_name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.stage_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "StageName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Stage"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> "ApiGatewayStage":
+        properties = cloudformation_json["Properties"]
+        api_id = properties["RestApiId"]
+        backend = apigateway_backends[account_id][region_name]
+        stage = backend.create_stage(
+            function_id=api_id,
+            stage_name=resource_name,
+            deploymentId=properties.get("DeploymentId"),
+            variables=properties.get("Variables"),
+            description=properties.get("Description", ""),
+            tags={tag["Key"]: tag["Value"] for tag in properties.get("Tags", [])},
+            tracing_enabled=properties.get("TracingEnabled"),
+        )
+        stage.method_settings = method_settings(properties.get("MethodSettings", []))
+        return cls(account_id, region_name, api_id, resource_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: "ApiGatewayStage", new_resource_name: str,
+                                        cloudformation_json: dict[str, Any], account_id: str,
+                                        region_name: str) -> "ApiGatewayStage":
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        api = apigateway_backends[account_id][region_name].apis.get(self.api_id)
+        if api is not None:
+            api.stages.pop(self.stage_name, None)
+
+
+def method_settings(settings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """CloudFormation's MethodSettings list as the API's ``{"resource/METHOD": {...}}`` map."""
+    result = {}
+    for setting in settings:
+        path = setting.get("ResourcePath", "/*").lstrip("/").replace("/", "~1") or "*"
+        key = f"{path}/{setting.get('HttpMethod', '*')}"
+        result[key] = {
+            name[0].lower() + name[1:]: value
+            for name, value in setting.items()
+            if name not in ("ResourcePath", "HttpMethod")
+        }
+    return result
+
+
+def check_method(properties: dict[str, Any]) -> str | None:
+    """Why localcloud cannot serve this method, or None."""
+    integration = properties.get("Integration")
+    if not integration:
+        return "a method without Integration cannot be served"
+    if integration.get("Type") not in SUPPORTED_INTEGRATION_TYPES:
+        return f"Integration Type {integration.get('Type')} is not supported (supported: {', '.join(SUPPORTED_INTEGRATION_TYPES)} with Lambda)"
+    if properties.get("AuthorizationType", "NONE") != "NONE":
+        return f"AuthorizationType {properties['AuthorizationType']} is not enforced by localcloud; use NONE"
+    if integration.get("Type") == "AWS":
+        if integration.get("RequestTemplates"):
+            return "Integration RequestTemplates (VTL mapping) are not supported; use the default passthrough"
+        for response in integration.get("IntegrationResponses", []):
+            if response.get("ResponseTemplates"):
+                return "IntegrationResponses ResponseTemplates (VTL mapping) are not supported"
+    unknown = set(integration) - {"Type", "Uri", "IntegrationHttpMethod", "IntegrationResponses",
+                                  "PassthroughBehavior", "TimeoutInMillis"}
+    if unknown:
+        return f"Integration properties {sorted(unknown)} are not supported"
+    return None
+
+
+def apply_method_details(method: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+    """Integration and method responses, which moto's Method resource ignores."""
+    backend = apigateway_backends[account_id][region_name]
+    api_id, resource_id, http_method = properties["RestApiId"], properties["ResourceId"], properties["HttpMethod"]
+    for response in properties["Integration"].get("IntegrationResponses", []):
+        backend.put_integration_response(
+            function_id=api_id, resource_id=resource_id, method_type=http_method,
+            status_code=str(response["StatusCode"]), selection_pattern=response.get("SelectionPattern"),
+            response_templates={}, response_parameters=response.get("ResponseParameters", {}),
+        )
+    for response in properties.get("MethodResponses", []):
+        backend.put_method_response(
+            function_id=api_id, resource_id=resource_id, method_type=http_method,
+            response_code=str(response["StatusCode"]), response_models=response.get("ResponseModels", {}),
+            response_parameters=response.get("ResponseParameters", {}),
+        )

@@ -1,0 +1,312 @@
+"""API Gateway's data plane for REST APIs: a request to a stage URL runs the method's integration.
+
+moto stores REST APIs, resources, methods, integrations and stages but serves none of them.
+Here a request is matched to a resource and method the way API Gateway does (literal path parts
+before ``{param}`` before ``{proxy+}``, a method before ``ANY``), the Lambda function behind the
+integration runs, and its answer becomes the HTTP response:
+
+* ``AWS_PROXY``: payload format 1.0 event in, ``{statusCode, headers, body, ...}`` out;
+* ``AWS`` (Lambda, non-proxy) with the default passthrough: the JSON body is the event, the
+  result is the body, and integration responses choose the status code.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import unquote
+
+from moto.apigateway.models import RestAPI, apigateway_backends
+from werkzeug.wrappers import Request, Response
+
+from localcloud.awslambda import models as lambda_models
+from localcloud.config import ACCOUNT_ID
+
+logger = logging.getLogger("localcloud.apigateway")
+
+INTEGRATION_TIMEOUT_SECONDS = 29
+_LAMBDA_URI = re.compile(
+    r"^arn:aws[a-z-]*:apigateway:(?P<region>[a-z0-9-]+):lambda:path/2015-03-31/functions/(?P<function>.+)/invocations$"
+)
+
+
+class GatewayError(Exception):
+    """An answer API Gateway itself gives, with its status and message."""
+
+    def __init__(self, status: int, message: str, reason: str = ""):
+        super().__init__(reason or message)
+        self.status = status
+        self.message = message
+
+
+def missing_token() -> GatewayError:
+    return GatewayError(403, "Missing Authentication Token")
+
+
+def internal_error(reason: str) -> GatewayError:
+    return GatewayError(502, "Internal server error", reason)
+
+
+def handle(request: Request, api_id: str, stage_name: str, path: str) -> Response:
+    """Answer one request to ``{api_id}/{stage_name}{path}``."""
+    request_id = str(uuid.uuid4())
+    try:
+        api, region = find_api(api_id)
+        stage = api.stages.get(stage_name)
+        if stage is None:
+            raise missing_token()
+        resource, path_parameters = match_resource(api, path)
+        method = resource.resource_methods.get(request.method) or resource.resource_methods.get("ANY")
+        if method is None or method.method_integration is None:
+            raise missing_token()
+        integration = method.method_integration
+        function = lambda_function(integration.uri, region)
+        source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{request.method}{resource.get_path()}"
+        require_permission(function, source_arn)
+        if integration.integration_type == "AWS_PROXY":
+            event = proxy_event(request, api, stage, resource, path, path_parameters, request_id, region)
+            return proxy_response(invoke(function, event))
+        if integration.integration_type == "AWS":
+            return lambda_integration_response(integration, invoke(function, request.get_data()))
+        raise internal_error(f"integration type {integration.integration_type} is not supported by localcloud")
+    except GatewayError as error:
+        if error.status >= 500:
+            logger.warning("API %s stage %s %s %s: %s", api_id, stage_name, request.method, path, error)
+        return Response(
+            json.dumps({"message": error.message}),
+            status=error.status,
+            mimetype="application/json",
+            headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": _error_type(error.status)},
+        )
+
+
+def _error_type(status: int) -> str:
+    return {403: "MissingAuthenticationTokenException", 504: "InternalServerErrorException"}.get(
+        status, "InternalServerErrorException"
+    )
+
+
+def find_api(api_id: str) -> tuple[RestAPI, str]:
+    for region, backend in apigateway_backends[ACCOUNT_ID].items():
+        api = backend.apis.get(api_id)
+        if api is not None:
+            return api, region
+    raise missing_token()
+
+
+def match_resource(api: RestAPI, path: str):
+    """The resource that serves ``path`` and its path parameters, as API Gateway picks it."""
+    request_parts = [unquote(part) for part in path.strip("/").split("/") if part]
+    best = None
+    for resource in api.resources.values():
+        template_parts = [part for part in resource.get_path().strip("/").split("/") if part]
+        match = _match_parts(template_parts, request_parts)
+        if match is None:
+            continue
+        rank, parameters = match
+        if best is None or rank > best[0]:
+            best = (rank, resource, parameters)
+    if best is None:
+        raise missing_token()
+    return best[1], best[2]
+
+
+def _match_parts(template: list[str], request: list[str]):
+    """(rank, parameters) if the template matches; literal parts outrank variables."""
+    parameters: dict[str, str] = {}
+    rank: list[int] = []
+    for index, part in enumerate(template):
+        if part.startswith("{") and part.endswith("+}"):
+            rest = request[index:]
+            if not rest:
+                return None
+            parameters[part[1:-2]] = "/".join(rest)
+            rank.append(0)
+            return tuple(rank), parameters
+        if index >= len(request):
+            return None
+        if part.startswith("{") and part.endswith("}"):
+            parameters[part[1:-1]] = request[index]
+            rank.append(1)
+        elif part == request[index]:
+            rank.append(2)
+        else:
+            return None
+    if len(template) != len(request):
+        return None
+    return tuple(rank), parameters
+
+
+def lambda_function(uri: str, region: str):
+    match = _LAMBDA_URI.match(uri or "")
+    if not match:
+        raise internal_error(f"integration URI {uri!r} does not name a Lambda function")
+    try:
+        return lambda_models.find_function(match["function"], match["region"], ACCOUNT_ID)
+    except Exception as exc:
+        raise internal_error(f"Lambda function of {uri} not found: {exc}") from exc
+
+
+def require_permission(function, source_arn: str) -> None:
+    """API Gateway may only invoke a function whose resource policy allows it."""
+    statements = function.policy.statements if function.policy else []
+    for statement in statements:
+        principal = statement.get("Principal", {})
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        services = service if isinstance(service, list) else [service]
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if statement.get("Effect") != "Allow":
+            continue
+        if not ({"apigateway.amazonaws.com", "*"} & set(services)):
+            continue
+        if not ({"lambda:InvokeFunction", "lambda:*", "*"} & set(actions)):
+            continue
+        condition = statement.get("Condition", {})
+        allowed_arn = condition.get("ArnLike", {}).get("AWS:SourceArn") or condition.get(
+            "ArnEquals", {}
+        ).get("AWS:SourceArn")
+        if allowed_arn is None or fnmatch.fnmatchcase(source_arn, allowed_arn):
+            return
+    raise internal_error(
+        f"Execution failed due to configuration error: Invalid permissions on Lambda function "
+        f"{function.function_name} (no lambda:InvokeFunction permission for {source_arn})"
+    )
+
+
+def invoke(function, event):
+    """Run the integration's function; the caller reads ``function_error`` itself."""
+    payload = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
+    started = time.monotonic()
+    result = lambda_models.invoke_function(function, payload or b"{}")
+    if time.monotonic() - started > INTEGRATION_TIMEOUT_SECONDS:
+        raise GatewayError(504, "Endpoint request timed out")
+    return result
+
+
+def proxy_event(request: Request, api, stage, resource, path, path_parameters, request_id, region) -> dict:
+    """Lambda proxy integration event, payload format version 1.0."""
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in request.headers.items():
+        headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    query = {key: values[-1] for key, values in request.args.lists()}
+    multi_query = {key: values for key, values in request.args.lists()}
+    body_bytes = request.get_data()
+    body, is_base64 = _event_body(body_bytes, request.mimetype, api.binaryMediaTypes)
+    now = datetime.now(timezone.utc)
+    return {
+        "resource": resource.get_path(),
+        "path": path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": dict(stage.variables) or None,
+        "requestContext": {
+            "resourceId": resource.id,
+            "resourcePath": resource.get_path(),
+            "httpMethod": request.method,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage.name}{path}",
+            "accountId": ACCOUNT_ID,
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "stage": stage.name,
+            "domainPrefix": api.id,
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": request.remote_addr,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": request.headers.get("User-Agent"),
+                "user": None,
+            },
+            "domainName": request.host,
+            "apiId": api.id,
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _event_body(data: bytes, mimetype: str, binary_media_types: list[str]) -> tuple[str | None, bool]:
+    if not data:
+        return None, False
+    binary = any(fnmatch.fnmatchcase(mimetype or "", pattern) for pattern in binary_media_types or [])
+    if not binary:
+        try:
+            return data.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(data).decode("ascii"), True
+
+
+def proxy_response(invocation) -> Response:
+    """Turn a proxy function's result into the HTTP response, or a 502 if it failed or is malformed."""
+    if invocation.function_error:
+        raise internal_error(f"Lambda function failed: {invocation.payload.decode('utf-8', 'replace')}")
+    try:
+        result = json.loads(invocation.payload)
+    except ValueError:
+        raise internal_error("Malformed Lambda proxy response: not JSON") from None
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode", 200), int):
+        raise internal_error("Malformed Lambda proxy response: statusCode must be an integer")
+    unknown = set(result) - {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"}
+    if unknown:
+        raise internal_error(f"Malformed Lambda proxy response: unexpected fields {sorted(unknown)}")
+    body = result.get("body")
+    if body is not None and not isinstance(body, str):
+        raise internal_error("Malformed Lambda proxy response: body must be a string")
+    data = (body or "").encode("utf-8")
+    if result.get("isBase64Encoded"):
+        data = base64.b64decode(data)
+    response = Response(data, status=result.get("statusCode", 200))
+    response.headers.pop("Content-Type", None)
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = str(value)
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, str(value))
+    if "Content-Type" not in response.headers:
+        response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def lambda_integration_response(integration, invocation) -> Response:
+    """Non-proxy Lambda integration with passthrough templates.
+
+    A function error's ``errorMessage`` is matched against the integration responses'
+    selection patterns; otherwise (and for success) the default response applies.
+    """
+    responses = list((integration.integration_responses or {}).values())
+    chosen = next((r for r in responses if not r.selection_pattern), None)
+    if invocation.function_error:
+        message = str(invocation.error.get("errorMessage", ""))
+        for candidate in responses:
+            if candidate.selection_pattern and re.fullmatch(candidate.selection_pattern, message, re.S):
+                chosen = candidate
+                break
+    if chosen is None:
+        raise internal_error(
+            "Execution failed due to configuration error: "
+            "No match for output mapping and no default output mapping"
+        )
+    return Response(invocation.payload, status=int(chosen.status_code), mimetype="application/json")

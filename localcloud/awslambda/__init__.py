@@ -1,0 +1,1 @@
+"""AWS Lambda: real execution of Python deployment packages (see ``runtime`` and ``models``)."""

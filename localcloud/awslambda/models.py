@@ -1,0 +1,158 @@
+"""Lambda's data plane joined to moto's control plane.
+
+moto keeps the functions (code, configuration, versions, permissions); this module makes its
+``Invoke`` and every trigger that reaches a function run the real code in
+:class:`~localcloud.awslambda.runtime.LambdaRuntime`, and writes the invocation logs into moto's
+CloudWatch Logs so that ``logs:FilterLogEvents`` and friends show them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from moto.awslambda import models as lambda_models
+from moto.awslambda.utils import get_backend as get_lambda_backend
+from moto.core.exceptions import JsonRESTError
+from moto.logs.models import logs_backends
+
+from localcloud.awslambda.runtime import FunctionSpec, InvocationResult, LambdaRuntime, UnsupportedRuntime
+
+logger = logging.getLogger("localcloud.lambda")
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024
+
+_runtime: LambdaRuntime | None = None
+_logs_lock = threading.Lock()
+
+
+class InvalidRequestContentException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__("InvalidRequestContentException", message)
+
+
+class RequestTooLargeException(JsonRESTError):
+    code = 413
+
+    def __init__(self, message: str):
+        super().__init__("RequestTooLargeException", message)
+
+
+class InvalidRuntimeException(JsonRESTError):
+    code = 502
+
+    def __init__(self, message: str):
+        super().__init__("InvalidRuntimeException", message)
+
+
+def function_spec(fn: lambda_models.LambdaFunction) -> FunctionSpec:
+    """The execution view of a moto function version."""
+    return FunctionSpec(
+        name=fn.function_name,
+        arn=fn.function_arn,
+        version=str(fn.version),
+        runtime=fn.run_time or "",
+        handler=fn.handler or "",
+        timeout=float(fn.timeout),
+        memory_size=int(fn.memory_size),
+        environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
+        region=fn.region,
+        # CodeSha256 is base64: make it safe for a directory name.
+        code_sha256=fn.code_sha_256.replace("/", "_").replace("+", "-"),
+        code_zip=fn.code_bytes,
+        last_modified=str(fn.last_modified),
+    )
+
+
+def invoke_function(fn: lambda_models.LambdaFunction, event: bytes) -> InvocationResult:
+    """Run one synchronous invocation of a moto function."""
+    try:
+        return _require_runtime().invoke(function_spec(fn), event)
+    except UnsupportedRuntime as exc:
+        raise InvalidRuntimeException(str(exc)) from exc
+
+
+def invoke_function_async(fn: lambda_models.LambdaFunction, event: bytes) -> str:
+    """Queue an asynchronous (``Event``) invocation, as S3, SNS and ``InvocationType=Event`` do."""
+    name = fn.function_name
+
+    def report(exc: Exception) -> None:
+        logger.error("asynchronous invocation of %s failed: %s", name, exc)
+
+    return _require_runtime().invoke_async(function_spec(fn), event, on_error=report)
+
+
+def find_function(arn_or_name: str, region: str, account_id: str) -> lambda_models.LambdaFunction:
+    return get_lambda_backend(account_id, region).get_function(arn_or_name)
+
+
+def _require_runtime() -> LambdaRuntime:
+    if _runtime is None:
+        raise RuntimeError("localcloud's Lambda runtime is not started")
+    return _runtime
+
+
+def write_logs(region: str, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+    """Append log events to CloudWatch Logs in the default account."""
+    from localcloud.config import ACCOUNT_ID
+
+    backend = logs_backends[ACCOUNT_ID][region]
+    with _logs_lock:
+        backend.ensure_log_group(group)
+        if stream not in backend.groups[group].streams:
+            backend.create_log_stream(group, stream)
+        backend.put_log_events(
+            group, stream, [{"timestamp": ts, "message": message} for ts, message in events]
+        )
+
+
+def _invoke(self: lambda_models.LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    """Replacement for moto's ``LambdaFunction.invoke`` (the ``Invoke`` API)."""
+    invocation_type = request_headers.get("X-Amz-Invocation-Type") or request_headers.get(
+        "x-amz-invocation-type", "RequestResponse"
+    )
+    event = body.encode("utf-8") if isinstance(body, str) else (body or b"")
+    if not event:
+        event = b"{}"
+    limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
+    if len(event) > limit:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+        )
+    try:
+        json.loads(event)
+    except ValueError as exc:
+        raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from exc
+
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        invoke_function_async(self, event)
+        return b""
+    result = invoke_function(self, event)
+    response_headers["x-amz-executed-version"] = result.executed_version
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-log-result"] = result.log_tail
+    return result.payload
+
+
+def _invoke_lambda(self: lambda_models.LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    """Replacement for moto's internal trigger path: never start Docker."""
+    payload = event if isinstance(event, (str, bytes)) else json.dumps(event or {})
+    result = invoke_function(self, payload.encode() if isinstance(payload, str) else payload)
+    logs = "\n".join(result.log_lines)
+    return result.payload.decode("utf-8"), bool(result.function_error), logs
+
+
+def install(runtime: LambdaRuntime) -> None:
+    """Route moto's Lambda invocations to ``runtime``."""
+    global _runtime
+    _runtime = runtime
+    lambda_models.LambdaFunction.invoke = _invoke
+    lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda

@@ -1,0 +1,427 @@
+"""Lambda execution: warm worker processes that run a function's real deployment package.
+
+This module knows nothing of moto.  It takes a :class:`FunctionSpec` (what Lambda's control
+plane knows about a function version) and an event, and returns what Lambda's data plane would:
+the payload or error, and the invocation's log lines (START / END / REPORT around the
+function's own output).  Each worker is one execution environment: it is reused while the
+function's code and configuration stay the same, and replaced (a cold start) when they change.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import math
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from localcloud.awslambda import worker as worker_protocol
+
+WORKER_SCRIPT = Path(worker_protocol.__file__)
+LOG_TAIL_BYTES = 4096
+# Lambda keeps asynchronous events in its own queue; a small pool is our queue's consumer.
+ASYNC_CONCURRENCY = 4
+
+
+class UnsupportedRuntime(Exception):
+    """The function's runtime is not one localcloud can execute."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What an execution environment needs to know about one function version."""
+
+    name: str
+    arn: str
+    version: str
+    runtime: str
+    handler: str
+    timeout: float
+    memory_size: int
+    environment: dict[str, str]
+    region: str
+    code_sha256: str
+    code_zip: bytes = field(repr=False, compare=False)
+    last_modified: str = ""
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    @property
+    def environment_key(self) -> str:
+        """Identifies the execution environments that may serve this spec."""
+        config = [
+            self.arn,
+            self.version,
+            self.runtime,
+            self.handler,
+            self.timeout,
+            self.memory_size,
+            sorted(self.environment.items()),
+            self.code_sha256,
+            self.last_modified,
+        ]
+        return hashlib.sha256(json.dumps(config).encode()).hexdigest()
+
+
+@dataclass
+class InvocationResult:
+    payload: bytes
+    function_error: str | None  # "Unhandled" when the function failed, as Lambda reports it
+    log_lines: list[str]
+    executed_version: str
+
+    @property
+    def log_tail(self) -> str:
+        """The last 4 KB of the invocation's log, base64-encoded (``LogType=Tail``)."""
+        text = "".join(line + "\n" for line in self.log_lines).encode("utf-8")
+        return base64.b64encode(text[-LOG_TAIL_BYTES:]).decode("ascii")
+
+    @property
+    def error(self) -> dict | None:
+        return json.loads(self.payload) if self.function_error else None
+
+
+LogSink = Callable[[str, str, str, list[tuple[int, str]]], None]
+"""(region, log group, log stream, [(epoch millis, message)]) -> None"""
+
+
+class _Worker:
+    """One execution environment: a process, its pipes and its log file."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log_path: Path):
+        self.spec = spec
+        now = datetime.now(timezone.utc)
+        self.log_stream = f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}"
+        env = dict(env, AWS_LAMBDA_LOG_STREAM_NAME=self.log_stream)
+        request_read, self.request_fd = os.pipe()
+        self.response_fd, response_write = os.pipe()
+        self.log_path = log_path
+        self.log_offset = 0
+        self.spawned = time.perf_counter()
+        with open(log_path, "wb") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-u", str(WORKER_SCRIPT), str(request_read), str(response_write)],
+                cwd=code_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                pass_fds=(request_read, response_write),
+                start_new_session=True,
+            )
+        os.close(request_read)
+        os.close(response_write)
+        self.init_ms: float | None = None
+        self.init_error: dict | None = None
+
+    def start(self, deadline: float) -> bool:
+        """Wait for the interpreter to start and import the handler; False if the deadline passed first."""
+        message = self.receive(deadline)
+        if message is None:
+            return False
+        self.init_ms = (time.perf_counter() - self.spawned) * 1000
+        self.init_error = message["init_error"]
+        return True
+
+    def send(self, message: dict) -> None:
+        worker_protocol.write_message(self.request_fd, message)
+
+    def receive(self, deadline: float) -> dict | None:
+        """The worker's next message, or None if it died or the deadline passed."""
+        header = self._read(worker_protocol._HEADER.size, deadline)
+        if header is None:
+            return None
+        (length,) = worker_protocol._HEADER.unpack(header)
+        body = self._read(length, deadline)
+        return None if body is None else json.loads(body)
+
+    def _read(self, size: int, deadline: float) -> bytes | None:
+        chunks = []
+        while size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self.response_fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(self.response_fd, size)
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def new_output(self) -> list[str]:
+        """Lines the function wrote since the last call."""
+        with open(self.log_path, "rb") as log_file:
+            log_file.seek(self.log_offset)
+            data = log_file.read()
+        self.log_offset += len(data)
+        text = data.decode("utf-8", errors="replace")
+        return text.splitlines()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        for fd in (self.request_fd, self.response_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.log_path.unlink(missing_ok=True)
+
+
+class LambdaRuntime:
+    """Runs invocations in warm worker processes, one per concurrent execution environment."""
+
+    def __init__(self, work_dir: Path, client_env: dict[str, str], log_sink: LogSink):
+        self.work_dir = Path(work_dir)
+        self.client_env = dict(client_env)
+        self.log_sink = log_sink
+        self._idle: dict[str, list[_Worker]] = {}
+        self._busy: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._async = ThreadPoolExecutor(ASYNC_CONCURRENCY, thread_name_prefix="lambda-async")
+        (self.work_dir / "code").mkdir(parents=True, exist_ok=True)
+        (self.work_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def invoke(self, spec: FunctionSpec, event: bytes, request_id: str | None = None) -> InvocationResult:
+        """Run one synchronous invocation (``RequestResponse``)."""
+        if not spec.runtime.startswith("python"):
+            raise UnsupportedRuntime(
+                f"localcloud executes Python functions only; function {spec.name} uses runtime "
+                f"{spec.runtime}. Deploy it with a python3.x runtime, or test it on AWS."
+            )
+        request_id = request_id or str(uuid.uuid4())
+        worker = self._acquire(spec)
+        keep = False
+        try:
+            result, keep = self._run(worker, spec, event, request_id)
+        finally:
+            self._release(worker, keep)
+        return result
+
+    def invoke_async(self, spec: FunctionSpec, event: bytes, on_error: Callable[[Exception], None] | None = None) -> str:
+        """Queue an ``Event`` invocation and return its request id at once."""
+        request_id = str(uuid.uuid4())
+
+        def run() -> None:
+            try:
+                self.invoke(spec, event, request_id)
+            except Exception as exc:  # nobody waits for an async invocation: report, don't raise
+                if on_error:
+                    on_error(exc)
+
+        self._async.submit(run)
+        return request_id
+
+    def shutdown(self) -> None:
+        self._async.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            workers = [w for idle in self._idle.values() for w in idle] + list(self._busy)
+            self._idle.clear()
+            self._busy.clear()
+        for worker in workers:
+            worker.kill()
+
+    def worker_count(self) -> int:
+        with self._lock:
+            return sum(len(idle) for idle in self._idle.values()) + len(self._busy)
+
+    # -- execution environments -------------------------------------------------------------
+
+    def _acquire(self, spec: FunctionSpec) -> _Worker:
+        key = spec.environment_key
+        stale: list[_Worker] = []
+        with self._lock:
+            for other_key, idle in list(self._idle.items()):
+                if other_key != key and idle and idle[0].spec.arn == spec.arn and idle[0].spec.version == spec.version:
+                    stale.extend(self._idle.pop(other_key))
+            idle = self._idle.get(key)
+            worker = idle.pop() if idle else None
+            if worker is not None:
+                self._busy.add(worker)
+        for old in stale:
+            old.kill()
+        if worker is not None and worker.process.poll() is None:
+            return worker
+        if worker is not None:  # died while idle
+            self._release(worker, keep=False)
+        worker = _Worker(spec, self._code_dir(spec), self._environment(spec), self._log_path())
+        with self._lock:
+            self._busy.add(worker)
+        return worker
+
+    def _release(self, worker: _Worker, keep: bool) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if keep:
+                self._idle.setdefault(worker.spec.environment_key, []).append(worker)
+        if not keep:
+            worker.kill()
+
+    def _code_dir(self, spec: FunctionSpec) -> Path:
+        """The deployment package unpacked once per code hash (Lambda's ``/var/task``)."""
+        target = self.work_dir / "code" / spec.code_sha256
+        if not target.exists():
+            staging = target.with_name(f"{target.name}.{uuid.uuid4().hex}")
+            with zipfile.ZipFile(io.BytesIO(spec.code_zip)) as archive:
+                archive.extractall(staging)
+            try:
+                staging.rename(target)
+            except OSError:  # another thread unpacked it first
+                shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def _log_path(self) -> Path:
+        return self.work_dir / "logs" / f"{uuid.uuid4().hex}.log"
+
+    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        env.update(spec.environment)
+        env.update(self.client_env)
+        env.update(
+            {
+                "_HANDLER": spec.handler,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+                "AWS_REGION": spec.region,
+                "AWS_DEFAULT_REGION": spec.region,
+                "LAMBDA_TASK_ROOT": str(self._code_dir(spec)),
+                "LAMBDA_RUNTIME_DIR": str(WORKER_SCRIPT.parent),
+            }
+        )
+        return env
+
+    # -- one invocation ---------------------------------------------------------------------
+
+    def _run(self, worker: _Worker, spec: FunctionSpec, event: bytes, request_id: str) -> tuple[InvocationResult, bool]:
+        """Returns the result and whether the worker may serve again."""
+        started_wall = time.time()
+        deadline = time.monotonic() + spec.timeout
+        lines: list[tuple[int, str]] = []
+
+        def log(message: str) -> None:
+            lines.append((int(time.time() * 1000), message))
+
+        cold = worker.init_ms is None
+        if cold and not worker.start(deadline):
+            return self._timed_out(worker, spec, request_id, started_wall, lines, log), False
+        for line in worker.new_output():
+            log(line)
+        if worker.init_error:
+            log(f"INIT_REPORT Init Duration: {worker.init_ms:.2f} ms\tPhase: init\tStatus: error\tError Type: {worker.init_error['errorType']}")
+            log(f"START RequestId: {request_id} Version: {spec.version}")
+            log(json.dumps(worker.init_error))
+            log(f"END RequestId: {request_id}")
+            log(self._report(request_id, spec, 0.0, None, worker.init_ms))
+            error = dict(worker.init_error, requestId=request_id)
+            return self._finish(spec, worker, lines, json.dumps(error).encode(), "Unhandled"), False
+
+        log(f"START RequestId: {request_id} Version: {spec.version}")
+        try:
+            event_text = event.decode("utf-8") if isinstance(event, bytes) else event
+        except UnicodeDecodeError:
+            event_text = json.dumps(None)
+        invoke_started = time.perf_counter()
+        worker.send(
+            {
+                "event": event_text,
+                "request_id": request_id,
+                "deadline_ms": started_wall * 1000 + spec.timeout * 1000,
+                "invoked_function_arn": spec.arn if spec.version == "$LATEST" else f"{spec.arn}:{spec.version}",
+            }
+        )
+        reply = worker.receive(deadline)
+        duration_ms = (time.perf_counter() - invoke_started) * 1000
+        if reply is None:
+            if worker.process.poll() is None:
+                return self._timed_out(worker, spec, request_id, started_wall, lines, log), False
+            for line in worker.new_output():
+                log(line)
+            error = {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {worker.process.returncode}",
+            }
+            log(f"END RequestId: {request_id}")
+            log(self._report(request_id, spec, duration_ms, None, worker.init_ms if cold else None))
+            return self._finish(spec, worker, lines, json.dumps(error).encode(), "Unhandled"), False
+
+        for line in worker.new_output():
+            log(line)
+        log(f"END RequestId: {request_id}")
+        log(self._report(request_id, spec, duration_ms, reply["max_rss_kb"], worker.init_ms if cold else None))
+        if "error" in reply:
+            return self._finish(spec, worker, lines, json.dumps(reply["error"]).encode(), "Unhandled"), True
+        return self._finish(spec, worker, lines, reply["payload"].encode("utf-8"), None), True
+
+    def _timed_out(self, worker, spec, request_id, started_wall, lines, log) -> InvocationResult:
+        for line in worker.new_output():
+            log(line)
+        worker.kill()
+        elapsed = time.time() - started_wall
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        if not any(line.startswith("START ") for _, line in lines):
+            log(f"START RequestId: {request_id} Version: {spec.version}")
+        log(f"{stamp} {request_id} Task timed out after {spec.timeout:.2f} seconds")
+        log(f"END RequestId: {request_id}")
+        log(self._report(request_id, spec, elapsed * 1000, None, None))
+        error = {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds",
+        }
+        return self._finish(spec, worker, lines, json.dumps(error).encode(), "Unhandled")
+
+    @staticmethod
+    def _report(request_id, spec, duration_ms, max_rss_kb, init_ms) -> str:
+        parts = [
+            f"REPORT RequestId: {request_id}",
+            f"Duration: {duration_ms:.2f} ms",
+            f"Billed Duration: {max(1, math.ceil(duration_ms + (init_ms or 0)))} ms",
+            f"Memory Size: {spec.memory_size} MB",
+        ]
+        if max_rss_kb is not None:
+            parts.append(f"Max Memory Used: {math.ceil(max_rss_kb / 1024)} MB")
+        if init_ms is not None:
+            parts.append(f"Init Duration: {init_ms:.2f} ms")
+        return "\t".join(parts)
+
+    def _finish(self, spec, worker, lines, payload, function_error) -> InvocationResult:
+        self.log_sink(spec.region, spec.log_group, worker.log_stream, lines)
+        return InvocationResult(
+            payload=payload,
+            function_error=function_error,
+            log_lines=[message for _, message in lines],
+            executed_version=spec.version,
+        )

@@ -1,0 +1,1 @@
+"""AWS CloudFormation on moto's engine, made strict: lint first, fail loudly, roll back."""

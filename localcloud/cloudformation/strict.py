@@ -1,0 +1,346 @@
+"""Strict CloudFormation: what localcloud cannot really create fails the stack, never passes.
+
+moto's engine creates the resources.  Around it, localcloud
+
+* lints every template with cfn-lint before CreateStack, UpdateStack and CreateChangeSet, and
+  rejects the call with cfn-lint's errors;
+* allows only the resource types and properties in :data:`SUPPORTED` — the ones moto and
+  localcloud together make real — and fails the resource with a reason naming what is missing;
+* applies the properties moto drops (bucket notifications, method integration responses, ...);
+* records per-resource stack events, and on a failure rolls back: ``CREATE_FAILED`` on the
+  resource, then ``ROLLBACK_IN_PROGRESS`` and ``ROLLBACK_COMPLETE`` on the stack, with what was
+  created deleted again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
+
+from localcloud.apigateway.cloudformation import ApiGatewayStage, apply_method_details, check_method
+from localcloud.cloudformation.lint import lint_errors
+from localcloud.iam.cloudformation import attach_managed_policies
+from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties
+from localcloud.sns.cloudformation import TopicPolicy, TopicSubscription
+from localcloud.sqs.cloudformation import QueuePolicy
+
+logger = logging.getLogger("localcloud.cloudformation")
+
+Hook = Callable[[Any, dict, str, str], None]
+
+# Resource classes localcloud adds to moto's engine (registered by subclassing CloudFormationModel).
+ADDED_RESOURCE_CLASSES = (ApiGatewayStage, BucketPolicy, TopicSubscription, TopicPolicy, QueuePolicy)
+
+
+@dataclass(frozen=True)
+class Support:
+    properties: frozenset[str]
+    after_create: Hook | None = None
+    check: Callable[[dict], str | None] | None = None
+
+
+def _support(properties: str, after_create: Hook | None = None, check=None) -> Support:
+    return Support(frozenset(properties.split()), after_create, check)
+
+
+def _check_function(properties: dict) -> str | None:
+    if properties.get("PackageType", "Zip") != "Zip" or "ImageUri" in properties.get("Code", {}):
+        return "container-image functions need Docker; package the function as a zip"
+    return None
+
+
+SUPPORTED: dict[str, Support] = {
+    "AWS::IAM::Role": _support(
+        "RoleName AssumeRolePolicyDocument Policies ManagedPolicyArns Path Description "
+        "MaxSessionDuration PermissionsBoundary Tags",
+        after_create=attach_managed_policies,
+    ),
+    "AWS::IAM::Policy": _support("PolicyName PolicyDocument Roles Users Groups"),
+    "AWS::IAM::ManagedPolicy": _support("ManagedPolicyName PolicyDocument Description Path Roles Users Groups"),
+    "AWS::Lambda::Function": _support(
+        "FunctionName Code Handler Role Runtime Description MemorySize Timeout Environment Tags "
+        "Architectures ReservedConcurrentExecutions PackageType",
+        check=_check_function,
+    ),
+    "AWS::Lambda::Permission": _support("FunctionName Action Principal SourceArn SourceAccount"),
+    "AWS::Lambda::Version": _support("FunctionName Description"),
+    "AWS::ApiGateway::RestApi": _support("Name Description EndpointConfiguration"),
+    "AWS::ApiGateway::Resource": _support("RestApiId ParentId PathPart"),
+    "AWS::ApiGateway::Method": _support(
+        "RestApiId ResourceId HttpMethod AuthorizationType ApiKeyRequired Integration MethodResponses OperationName",
+        after_create=apply_method_details,
+        check=check_method,
+    ),
+    "AWS::ApiGateway::Deployment": _support("RestApiId StageName Description"),
+    "AWS::ApiGateway::Stage": _support(
+        "RestApiId DeploymentId StageName Description Variables MethodSettings Tags TracingEnabled"
+    ),
+    "AWS::S3::Bucket": _support(
+        "BucketName BucketEncryption Tags NotificationConfiguration PublicAccessBlockConfiguration VersioningConfiguration",
+        after_create=apply_bucket_properties,
+    ),
+    "AWS::S3::BucketPolicy": _support("Bucket PolicyDocument"),
+    "AWS::SNS::Topic": _support("TopicName DisplayName Subscription Tags"),
+    "AWS::SNS::Subscription": _support("TopicArn Endpoint Protocol RawMessageDelivery FilterPolicy"),
+    "AWS::SNS::TopicPolicy": _support("Topics PolicyDocument"),
+    "AWS::SQS::Queue": _support(
+        "QueueName VisibilityTimeout MessageRetentionPeriod DelaySeconds MaximumMessageSize "
+        "ReceiveMessageWaitTimeSeconds RedrivePolicy FifoQueue ContentBasedDeduplication Tags"
+    ),
+    "AWS::SQS::QueuePolicy": _support("Queues PolicyDocument"),
+    "AWS::DynamoDB::Table": _support(
+        "TableName AttributeDefinitions KeySchema BillingMode ProvisionedThroughput GlobalSecondaryIndexes "
+        "LocalSecondaryIndexes SSESpecification StreamSpecification Tags"
+    ),
+    "AWS::Logs::LogGroup": _support("LogGroupName RetentionInDays Tags"),
+}
+
+
+class ResourceFailed(Exception):
+    """A resource could not be created for real; the stack must roll back."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str):
+        super().__init__(reason)
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.reason = reason
+
+
+def unsupported_reason(resource_type: str, properties: dict) -> str | None:
+    """Why localcloud cannot really create this resource, or None when it can."""
+    support = SUPPORTED.get(resource_type)
+    if support is None:
+        return (
+            f"Resource type {resource_type} is not supported by localcloud, so it cannot be created. "
+            f"Supported types: {', '.join(sorted(SUPPORTED))}."
+        )
+    unknown = sorted(set(properties or {}) - support.properties)
+    if unknown:
+        return f"Properties {unknown} of {resource_type} are not supported by localcloud."
+    if support.check:
+        problem = support.check(properties or {})
+        if problem:
+            return f"{resource_type}: {problem}."
+    return None
+
+
+# -- per-resource creation ---------------------------------------------------------------------
+
+_moto_create_resource = parsing.parse_and_create_resource
+_moto_update_resource = parsing.parse_and_update_resource
+
+
+def _stack_of(resources_map) -> Stack | None:
+    backend = cloudformation_backends[resources_map._account_id][resources_map._region_name]
+    return backend.stacks.get(resources_map.stack_id)
+
+
+def _resource_event(stack: Stack | None, logical_id: str, resource_type: str, status: str,
+                    physical_id: str = "", reason: str | None = None) -> None:
+    if stack is None:
+        return
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=logical_id,
+            physical_resource_id=physical_id,
+            resource_type=resource_type,
+            resource_status=status,
+            resource_status_reason=reason,
+            resource_properties=None,
+        )
+    )
+
+
+def _physical_id(resource: Any) -> str:
+    return str(getattr(resource, "physical_resource_id", "") or "")
+
+
+def create_resource(logical_id: str, resource_json: dict, resources_map, account_id: str, region_name: str):
+    condition = resource_json.get("Condition")
+    if condition and not resources_map.lazy_condition_map[condition]:
+        return None
+    resource_type = resource_json["Type"]
+    reason = unsupported_reason(resource_type, resource_json.get("Properties", {}))
+    if reason:
+        raise ResourceFailed(logical_id, resource_type, reason)
+    stack = _stack_of(resources_map)
+    _resource_event(stack, logical_id, resource_type, "CREATE_IN_PROGRESS")
+    try:
+        resource = _moto_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        hook = SUPPORTED[resource_type].after_create
+        if hook is not None:
+            properties = parsing.clean_json(resource_json.get("Properties", {}), resources_map)
+            hook(resource, properties, account_id, region_name)
+    except ResourceFailed:
+        raise
+    except Exception as exc:
+        raise ResourceFailed(logical_id, resource_type, _describe(exc)) from exc
+    _resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", _physical_id(resource))
+    return resource
+
+
+def update_resource(logical_id: str, resource_json: dict, resources_map, account_id: str, region_name: str):
+    resource_type = resource_json["Type"]
+    reason = unsupported_reason(resource_type, resource_json.get("Properties", {}))
+    if reason:
+        raise ResourceFailed(logical_id, resource_type, reason)
+    resource_class = parsing.resource_class_from_type(resource_type)
+    try:
+        if hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__"):
+            # moto cannot update this type in place: replace it, as CloudFormation would.
+            resources_map._delete_resource(resources_map._parsed_resources[logical_id],
+                                           resources_map._resource_json_map.get(logical_id, resource_json))
+            resources_map._parsed_resources.pop(logical_id, None)
+            return _moto_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        resource = _moto_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        hook = SUPPORTED[resource_type].after_create
+        if hook is not None:
+            hook(resource, parsing.clean_json(resource_json.get("Properties", {}), resources_map), account_id, region_name)
+        return resource
+    except ResourceFailed:
+        raise
+    except Exception as exc:
+        raise ResourceFailed(logical_id, resource_type, _describe(exc)) from exc
+
+
+def _describe(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {message}"
+
+
+# -- stacks ------------------------------------------------------------------------------------
+
+def _check_template(template: dict) -> ResourceFailed | None:
+    for logical_id, resource_json in (template.get("Resources") or {}).items():
+        reason = unsupported_reason(resource_json.get("Type", ""), resource_json.get("Properties", {}))
+        if reason:
+            return ResourceFailed(logical_id, resource_json.get("Type", ""), reason)
+    return None
+
+
+def _roll_back_creation(stack: Stack, failure: ResourceFailed) -> None:
+    _resource_event(stack, failure.logical_id, failure.resource_type, "CREATE_FAILED", reason=failure.reason)
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    stack._add_stack_event(
+        "ROLLBACK_IN_PROGRESS",
+        resource_status_reason=f"The following resource(s) failed to create: [{failure.logical_id}]. "
+        "Rollback requested by user.",
+    )
+    try:
+        stack.resource_map.delete()
+    except Exception as exc:
+        logger.warning("rollback of stack %s left resources behind: %s", stack.name, exc)
+    stack.output_map = parsing.OutputMap(stack.resource_map, {}, stack.stack_id)
+    stack.status = "ROLLBACK_COMPLETE"
+    stack._add_stack_event("ROLLBACK_COMPLETE")
+
+
+def _fail_update(stack: Stack, failure: ResourceFailed, rolled_back: bool) -> None:
+    _resource_event(stack, failure.logical_id, failure.resource_type, "UPDATE_FAILED", reason=failure.reason)
+    stack._add_stack_event(
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        resource_status_reason=f"The following resource(s) failed to update: [{failure.logical_id}].",
+    )
+    # Nothing changed when the check failed up front; a failure half-way cannot be undone here.
+    stack.status = "UPDATE_ROLLBACK_COMPLETE" if rolled_back else "UPDATE_ROLLBACK_FAILED"
+    stack._add_stack_event(stack.status, resource_status_reason=None if rolled_back else failure.reason)
+
+
+_moto_create_resources = Stack.create_resources
+_moto_stack_update = Stack.update
+
+
+def create_resources(self: Stack) -> None:
+    try:
+        _moto_create_resources(self)
+    except ResourceFailed as failure:
+        _roll_back_creation(self, failure)
+
+
+def update(self: Stack, template: str, role_arn: str | None = None, parameters=None, tags=None) -> None:
+    failure = _check_template(Stack.parse_template(template))
+    if failure:
+        self._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
+        _fail_update(self, failure, rolled_back=True)
+        return
+    try:
+        _moto_stack_update(self, template, role_arn, parameters=parameters, tags=tags)
+    except ResourceFailed as failure:
+        _fail_update(self, failure, rolled_back=False)
+
+
+# -- API calls ---------------------------------------------------------------------------------
+
+def _lint(template: str | None, region: str) -> None:
+    if not template:
+        return
+    errors = lint_errors(template, region)
+    if errors:
+        raise ValidationError(message="Template failed cfn-lint validation: " + " | ".join(errors))
+
+
+_moto_create_stack = CloudFormationBackend.create_stack
+_moto_update_stack = CloudFormationBackend.update_stack
+_moto_create_change_set = CloudFormationBackend.create_change_set
+_moto_execute_change_set = CloudFormationBackend.execute_change_set
+
+
+def create_stack(self: CloudFormationBackend, name: str, template: str, *args, **kwargs):
+    _lint(template, self.region_name)
+    return _moto_create_stack(self, name, template, *args, **kwargs)
+
+
+def update_stack(self: CloudFormationBackend, name: str, template: str, *args, **kwargs):
+    _lint(template, self.region_name)
+    return _moto_update_stack(self, name, template, *args, **kwargs)
+
+
+def create_change_set(self: CloudFormationBackend, stack_name: str, change_set_name: str, template: str, *args, **kwargs):
+    _lint(template, self.region_name)
+    return _moto_create_change_set(self, stack_name, change_set_name, template, *args, **kwargs)
+
+
+def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+    change_set = self.change_sets.get(change_set_name) or next(
+        (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None
+    )
+    if change_set is None:
+        return _moto_execute_change_set(self, change_set_name, stack_name)
+    stack = self.stacks[change_set.stack_id]
+    creating = change_set.change_set_type == "CREATE"
+    failure = _check_template(change_set.template_dict)
+    if failure is not None:  # refused before anything changed
+        stack._add_stack_event(f"{change_set.change_set_type}_IN_PROGRESS", resource_status_reason="User Initiated")
+        changed = False
+    else:
+        try:
+            return _moto_execute_change_set(self, change_set_name, stack_name)
+        except ResourceFailed as raised:  # moto has already recorded the IN_PROGRESS event
+            failure, changed = raised, True
+    change_set.execution_status = "EXECUTE_FAILED"
+    if creating:
+        _roll_back_creation(stack, failure)
+    else:
+        _fail_update(stack, failure, rolled_back=not changed)
+    return None
+
+
+def install() -> None:
+    parsing.parse_and_create_resource = create_resource
+    parsing.parse_and_update_resource = update_resource
+    Stack.create_resources = create_resources
+    Stack.update = update
+    CloudFormationBackend.create_stack = create_stack
+    CloudFormationBackend.update_stack = update_stack
+    CloudFormationBackend.create_change_set = create_change_set
+    CloudFormationBackend.execute_change_set = execute_change_set
+    # moto caches its type registry; our added resource classes must be in it.
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()

@@ -1,0 +1,116 @@
+"""Starting and stopping a localcloud: one HTTP port in front of moto and the data planes."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.serving import make_server
+
+from localcloud import config
+
+_install_lock = threading.Lock()
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        """Tests and notebooks need no access log; ``serve`` keeps it."""
+_installed = False
+
+
+def install_extensions(runtime) -> None:
+    """Teach moto's services what localcloud adds.  moto's state is per process, so this is too."""
+    global _installed
+    from localcloud.awslambda import models as lambda_models
+    from localcloud.cloudformation import strict
+    from localcloud.s3 import notifications as s3_notifications
+    from localcloud.sns import delivery as sns_delivery
+
+    with _install_lock:
+        lambda_models.install(runtime)
+        if _installed:
+            return
+        s3_notifications.install()
+        sns_delivery.install()
+        strict.install()
+        _installed = True
+
+
+class LocalCloud:
+    """A running localcloud.
+
+    ``LocalCloud(port=0)`` picks a free port.  Use it as a context manager, or call
+    :meth:`start` and :meth:`stop`.  moto keeps its state in module globals, so one process hosts
+    one localcloud at a time.
+    """
+
+    def __init__(self, host: str = config.DEFAULT_HOST, port: int = config.DEFAULT_PORT,
+                 work_dir: Path | None = None, access_log: bool = False):
+        self.host = host
+        self.access_log = access_log
+        self.port = port
+        self._own_work_dir = work_dir is None
+        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="localcloud-"))
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self.runtime = None
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Client environment variables (``AWS_ENDPOINT_URL``, credentials, region, SDK config)."""
+        return config.client_env(self.endpoint_url, self.sdk_config_path)
+
+    @property
+    def sdk_config_path(self) -> Path:
+        return self.work_dir / "sagemaker-sdk-config.yaml"
+
+    def start(self) -> "LocalCloud":
+        from localcloud.awslambda.models import write_logs
+        from localcloud.awslambda.runtime import LambdaRuntime
+        from localcloud.server import LocalCloudApp
+
+        self._server = make_server(
+            self.host, self.port, LocalCloudApp(), threaded=True,
+            request_handler=MotoRequestHandler if self.access_log else _QuietRequestHandler,
+        )
+        self.port = self._server.server_address[1]
+        config.write_sagemaker_sdk_config(self.work_dir)
+        self.runtime = LambdaRuntime(self.work_dir / "lambda", self.env, write_logs)
+        install_extensions(self.runtime)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Block until interrupted (``python -m localcloud serve``)."""
+        if self._thread is None:
+            self.start()
+        try:
+            self._thread.join()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self.runtime is not None:
+            self.runtime.shutdown()
+            self.runtime = None
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def __enter__(self) -> "LocalCloud":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

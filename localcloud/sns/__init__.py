@@ -1,0 +1,1 @@
+"""Amazon SNS: Lambda subscriptions that receive the real SNS event."""

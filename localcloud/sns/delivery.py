@@ -1,0 +1,70 @@
+"""SNS delivery to Lambda subscriptions.
+
+moto delivers to SQS and HTTP itself; for Lambda it would send a canned event through Docker.
+Here the subscriber gets the event SNS sends (its subscription ARN, the topic, the message id,
+subject and attributes, a signature) as an asynchronous invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from moto.sns.models import Subscription
+
+from localcloud.awslambda import models as lambda_models
+
+logger = logging.getLogger("localcloud.sns")
+
+_moto_publish = Subscription.publish
+
+
+def lambda_event(subscription: Subscription, message: str, message_id: str, subject: str | None, message_attributes: dict | None) -> dict:
+    notification = subscription.get_post_data(message, message_id, subject, message_attributes=message_attributes)
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "Sns": {
+                    "Type": notification["Type"],
+                    "MessageId": notification["MessageId"],
+                    "TopicArn": notification["TopicArn"],
+                    "Subject": notification.get("Subject"),
+                    "Message": notification["Message"],
+                    "Timestamp": notification["Timestamp"],
+                    "SignatureVersion": notification["SignatureVersion"],
+                    "Signature": notification["Signature"],
+                    "SigningCertUrl": notification["SigningCertURL"],
+                    "UnsubscribeUrl": notification["UnsubscribeURL"],
+                    "MessageAttributes": notification.get("MessageAttributes", {}),
+                },
+            }
+        ]
+    }
+
+
+def publish(self: Subscription, message: str, message_id: str, subject: str | None = None,
+            message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+            deduplication_id: str | None = None, message_structure: str | None = None) -> None:
+    if self.protocol != "lambda":
+        return _moto_publish(self, message, message_id, subject, message_attributes,
+                             group_id, deduplication_id, message_structure)
+    if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes, message):
+        return None
+    if message_structure == "json":
+        message = self._parse_message_structure(message, self.protocol)
+    event = lambda_event(self, message, message_id, subject, message_attributes)
+    region = self.endpoint.split(":")[3]
+    try:
+        function = lambda_models.find_function(self.endpoint, region, self.account_id)
+        lambda_models.invoke_function_async(function, json.dumps(event).encode("utf-8"))
+    except Exception as exc:  # SNS accepts the publish whatever a subscriber does
+        logger.error("SNS delivery to %s failed: %s", self.endpoint, exc)
+    return None
+
+
+def install() -> None:
+    Subscription.publish = publish

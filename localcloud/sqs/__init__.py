@@ -1,0 +1,1 @@
+"""Amazon SQS: CloudFormation queue policies (the queues themselves are moto's)."""

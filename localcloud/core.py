@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -77,6 +78,8 @@ class LocalCloud:
         from localcloud.awslambda.runtime import LambdaRuntime
         from localcloud.server import LocalCloudApp
 
+        # AWS managed policies (AWSLambdaBasicExecutionRole, ...) exist in every real account.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         self._server = make_server(
             self.host, self.port, LocalCloudApp(), threaded=True,
             request_handler=MotoRequestHandler if self.access_log else _QuietRequestHandler,

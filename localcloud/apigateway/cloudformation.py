@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moto.apigateway.models import apigateway_backends
+from moto.apigateway.models import Deployment, apigateway_backends
 from moto.core.common_models import CloudFormationModel
 
 SUPPORTED_INTEGRATION_TYPES = ("AWS_PROXY", "AWS")
@@ -114,3 +114,8 @@ def apply_method_details(method: Any, properties: dict[str, Any], account_id: st
             response_code=str(response["StatusCode"]), response_models=response.get("ResponseModels", {}),
             response_parameters=response.get("ResponseParameters", {}),
         )
+
+
+def install() -> None:
+    # ``!Ref`` of a Deployment is its id; moto's Deployment has no physical_resource_id.
+    Deployment.physical_resource_id = property(lambda deployment: deployment.id)

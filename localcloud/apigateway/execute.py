@@ -174,7 +174,9 @@ def require_permission(function, source_arn: str) -> None:
         ).get("AWS:SourceArn")
         if allowed_arn is None or fnmatch.fnmatchcase(source_arn, allowed_arn):
             return
-    raise internal_error(
+    raise GatewayError(
+        500,
+        "Internal server error",
         f"Execution failed due to configuration error: Invalid permissions on Lambda function "
         f"{function.function_name} (no lambda:InvokeFunction permission for {source_arn})"
     )

@@ -22,9 +22,11 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
 
+from localcloud.apigateway import cloudformation as apigateway_cloudformation
+from localcloud.awslambda import cloudformation as lambda_cloudformation
 from localcloud.apigateway.cloudformation import ApiGatewayStage, apply_method_details, check_method
 from localcloud.cloudformation.lint import lint_errors
-from localcloud.iam.cloudformation import attach_managed_policies
+from localcloud.iam.cloudformation import attach_managed_policies, detach_managed_policies
 from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties
 from localcloud.sns.cloudformation import TopicPolicy, TopicSubscription
 from localcloud.sqs.cloudformation import QueuePolicy
@@ -32,6 +34,7 @@ from localcloud.sqs.cloudformation import QueuePolicy
 logger = logging.getLogger("localcloud.cloudformation")
 
 Hook = Callable[[Any, dict, str, str], None]
+DeleteHook = Callable[[Any, str, str], None]
 
 # Resource classes localcloud adds to moto's engine (registered by subclassing CloudFormationModel).
 ADDED_RESOURCE_CLASSES = (ApiGatewayStage, BucketPolicy, TopicSubscription, TopicPolicy, QueuePolicy)
@@ -42,10 +45,12 @@ class Support:
     properties: frozenset[str]
     after_create: Hook | None = None
     check: Callable[[dict], str | None] | None = None
+    before_delete: DeleteHook | None = None
 
 
-def _support(properties: str, after_create: Hook | None = None, check=None) -> Support:
-    return Support(frozenset(properties.split()), after_create, check)
+def _support(properties: str, after_create: Hook | None = None, check=None,
+             before_delete: DeleteHook | None = None) -> Support:
+    return Support(frozenset(properties.split()), after_create, check, before_delete)
 
 
 def _check_function(properties: dict) -> str | None:
@@ -59,6 +64,7 @@ SUPPORTED: dict[str, Support] = {
         "RoleName AssumeRolePolicyDocument Policies ManagedPolicyArns Path Description "
         "MaxSessionDuration PermissionsBoundary Tags",
         after_create=attach_managed_policies,
+        before_delete=detach_managed_policies,
     ),
     "AWS::IAM::Policy": _support("PolicyName PolicyDocument Roles Users Groups"),
     "AWS::IAM::ManagedPolicy": _support("ManagedPolicyName PolicyDocument Description Path Roles Users Groups"),
@@ -210,6 +216,16 @@ def update_resource(logical_id: str, resource_json: dict, resources_map, account
         raise ResourceFailed(logical_id, resource_type, _describe(exc)) from exc
 
 
+_moto_delete_resource = parsing.ResourceMap._delete_resource
+
+
+def delete_resource(self, parsed_resource: Any, resource_json: dict) -> None:
+    support = SUPPORTED.get(resource_json.get("Type", ""))
+    if support is not None and support.before_delete is not None:
+        support.before_delete(parsed_resource, self._account_id, self._region_name)
+    _moto_delete_resource(self, parsed_resource, resource_json)
+
+
 def _describe(exc: Exception) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {message}"
@@ -287,6 +303,7 @@ def _lint(template: str | None, region: str) -> None:
 
 
 _moto_create_stack = CloudFormationBackend.create_stack
+_moto_delete_stack = CloudFormationBackend.delete_stack
 _moto_update_stack = CloudFormationBackend.update_stack
 _moto_create_change_set = CloudFormationBackend.create_change_set
 _moto_execute_change_set = CloudFormationBackend.execute_change_set
@@ -307,6 +324,22 @@ def create_change_set(self: CloudFormationBackend, stack_name: str, change_set_n
     return _moto_create_change_set(self, stack_name, change_set_name, template, *args, **kwargs)
 
 
+def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
+    """A resource that cannot be deleted leaves the stack DELETE_FAILED, as on AWS."""
+    stack = self.stacks.get(name_or_stack_id) or next(
+        (s for s in self.stacks.values() if s.name == name_or_stack_id), None
+    )
+    try:
+        _moto_delete_stack(self, name_or_stack_id)
+    except Exception as exc:
+        if stack is None:
+            raise
+        self.deleted_stacks.pop(stack.stack_id, None)
+        self.stacks[stack.stack_id] = stack
+        stack.status = "DELETE_FAILED"
+        stack._add_stack_event("DELETE_FAILED", resource_status_reason=_describe(exc))
+
+
 def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
     change_set = self.change_sets.get(change_set_name) or next(
         (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None
@@ -321,7 +354,12 @@ def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_
         changed = False
     else:
         try:
-            return _moto_execute_change_set(self, change_set_name, stack_name)
+            _moto_execute_change_set(self, change_set_name, stack_name)
+            # moto keeps the outputs of the template the stack had before the change set.
+            stack._parse_template()
+            stack.description = stack.template_dict.get("Description")
+            stack.output_map = stack._create_output_map()
+            return None
         except ResourceFailed as raised:  # moto has already recorded the IN_PROGRESS event
             failure, changed = raised, True
     change_set.execution_status = "EXECUTE_FAILED"
@@ -337,10 +375,14 @@ def install() -> None:
     parsing.parse_and_update_resource = update_resource
     Stack.create_resources = create_resources
     Stack.update = update
+    parsing.ResourceMap._delete_resource = delete_resource
     CloudFormationBackend.create_stack = create_stack
+    CloudFormationBackend.delete_stack = delete_stack
     CloudFormationBackend.update_stack = update_stack
     CloudFormationBackend.create_change_set = create_change_set
     CloudFormationBackend.execute_change_set = execute_change_set
+    apigateway_cloudformation.install()
+    lambda_cloudformation.install()
     # moto caches its type registry; our added resource classes must be in it.
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()

@@ -11,6 +11,7 @@ import json
 import logging
 import uuid
 from typing import Any
+from urllib.parse import quote_plus
 
 from moto.s3 import notifications as moto_notifications
 
@@ -34,6 +35,8 @@ def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> di
         }
         record["s3"]["bucket"]["ownerIdentity"] = {"principalId": ACCOUNT_ID}
         obj = record["s3"]["object"]
+        # S3 form-encodes keys but keeps their slashes ("birds/my+bird.jpg"); moto encodes the slashes too.
+        obj["key"] = quote_plus(key.name, safe="/")
         obj["sequencer"] = f"{uuid.uuid4().int % 16**16:016X}"
         if getattr(key, "version_id", None) and key.version_id != "null":
             obj["versionId"] = key.version_id

@@ -1,0 +1,176 @@
+"""REST API stages: routing, the proxy event, response mapping and API Gateway's own errors."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+
+ECHO = """
+import base64, json
+
+def handler(event, context):
+    if event.get("body") == "malformed":
+        return {"statusCode": "two hundred"}
+    if event.get("body") == "crash":
+        raise RuntimeError("crash")
+    if event.get("body") == "binary":
+        return {"statusCode": 201, "isBase64Encoded": True, "body": base64.b64encode(b"\\x00\\x01").decode(),
+                "headers": {"Content-Type": "application/octet-stream"}}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json", "X-Echo": "yes"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": json.dumps(event),
+    }
+"""
+
+
+@pytest.fixture
+def deploy_api(aws, make_function):
+    """Build a REST API whose ``paths`` (``"/a/{id}"``) each have ``method`` -> one Lambda."""
+
+    def deploy(paths, method="ANY", integration="AWS_PROXY", source=ECHO, permission=True, stage="dev"):
+        apigateway, lam = aws("apigateway"), aws("lambda")
+        function = make_function({"app.py": source})
+        function_arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+        api_id = apigateway.create_rest_api(name=f"api-{function}")["id"]
+        root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+        for path in paths:
+            parent = root
+            for part in [p for p in path.split("/") if p]:
+                parent = apigateway.create_resource(restApiId=api_id, parentId=parent, pathPart=part)["id"]
+            apigateway.put_method(restApiId=api_id, resourceId=parent, httpMethod=method, authorizationType="NONE")
+            apigateway.put_integration(
+                restApiId=api_id, resourceId=parent, httpMethod=method, type=integration, integrationHttpMethod="POST",
+                uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+            )
+            if integration == "AWS":
+                apigateway.put_integration_response(restApiId=api_id, resourceId=parent, httpMethod=method,
+                                                    statusCode="200", selectionPattern="")
+                apigateway.put_integration_response(restApiId=api_id, resourceId=parent, httpMethod=method,
+                                                    statusCode="400", selectionPattern="Bad request.*")
+        apigateway.create_deployment(restApiId=api_id, stageName=stage, variables={"v": "1"})
+        if permission:
+            lam.add_permission(FunctionName=function, StatementId="apigw", Action="lambda:InvokeFunction",
+                               Principal="apigateway.amazonaws.com",
+                               SourceArn=f"arn:aws:execute-api:us-east-1:123456789012:{api_id}/*")
+        return api_id
+
+    return deploy
+
+
+def url(cloud, api_id: str, path: str, stage: str = "dev") -> str:
+    return f"{cloud.endpoint_url}/_aws/execute-api/{api_id}/{stage}{path}"
+
+
+def test_the_proxy_event_carries_the_request(cloud, deploy_api):
+    api_id = deploy_api(["/orders/{order_id}"])
+    response = requests.put(
+        url(cloud, api_id, "/orders/42") + "?colour=red&size=s&size=m",
+        data='{"qty": 2}', headers={"Content-Type": "application/json", "X-Trace": "t1"}, timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Echo"] == "yes"
+    event = response.json()
+    assert event["resource"] == "/orders/{order_id}"
+    assert event["path"] == "/orders/42"
+    assert event["httpMethod"] == "PUT"
+    assert event["pathParameters"] == {"order_id": "42"}
+    assert event["queryStringParameters"] == {"colour": "red", "size": "m"}
+    assert event["multiValueQueryStringParameters"] == {"colour": ["red"], "size": ["s", "m"]}
+    assert event["headers"]["X-Trace"] == "t1"
+    assert event["multiValueHeaders"]["X-Trace"] == ["t1"]
+    assert event["stageVariables"] == {"v": "1"}
+    assert event["body"] == '{"qty": 2}'
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["stage"] == "dev" and context["apiId"] == api_id and context["httpMethod"] == "PUT"
+    assert context["resourcePath"] == "/orders/{order_id}"
+    assert context["path"] == "/dev/orders/42"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+
+
+def test_multi_value_headers_from_the_function_are_all_sent(cloud, deploy_api):
+    api_id = deploy_api(["/h"])
+    response = requests.get(url(cloud, api_id, "/h"), timeout=30)
+    assert response.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+
+
+def test_greedy_proxy_paths_and_literal_precedence(cloud, deploy_api):
+    api_id = deploy_api(["/files/{proxy+}", "/files/special"])
+    greedy = requests.get(url(cloud, api_id, "/files/a/b/c.txt"), timeout=30).json()
+    assert greedy["resource"] == "/files/{proxy+}"
+    assert greedy["pathParameters"] == {"proxy": "a/b/c.txt"}
+    literal = requests.get(url(cloud, api_id, "/files/special"), timeout=30).json()
+    assert literal["resource"] == "/files/special"
+
+
+def test_a_base64_body_from_the_function_is_decoded(cloud, deploy_api):
+    api_id = deploy_api(["/bin"])
+    response = requests.post(url(cloud, api_id, "/bin"), data="binary", timeout=30)
+    assert response.status_code == 201
+    assert response.content == b"\x00\x01"
+    assert response.headers["Content-Type"] == "application/octet-stream"
+
+
+def test_unknown_routes_methods_and_stages_are_403_missing_authentication_token(cloud, deploy_api):
+    api_id = deploy_api(["/only"], method="POST")
+    for response in (
+        requests.post(url(cloud, api_id, "/elsewhere"), timeout=30),
+        requests.get(url(cloud, api_id, "/only"), timeout=30),
+        requests.post(url(cloud, api_id, "/only", stage="prod"), timeout=30),
+        requests.post(url(cloud, "nosuchapi", "/only"), timeout=30),
+    ):
+        assert response.status_code == 403
+        assert response.json() == {"message": "Missing Authentication Token"}
+
+
+def test_a_malformed_or_failed_function_response_is_502(cloud, deploy_api):
+    api_id = deploy_api(["/x"])
+    for body in ("malformed", "crash"):
+        response = requests.post(url(cloud, api_id, "/x"), data=body, timeout=30)
+        assert response.status_code == 502
+        assert response.json() == {"message": "Internal server error"}
+
+
+def test_a_function_without_permission_for_api_gateway_is_500(cloud, deploy_api):
+    api_id = deploy_api(["/x"], permission=False)
+    response = requests.post(url(cloud, api_id, "/x"), timeout=30)
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_non_proxy_lambda_integration_passes_the_body_through(cloud, deploy_api):
+    source = (
+        "def handler(event, context):\n"
+        "    if event.get('bad'):\n"
+        "        raise ValueError('Bad request: missing data')\n"
+        "    return {'received': event}\n"
+    )
+    api_id = deploy_api(["/predict"], method="POST", integration="AWS", source=source)
+    ok = requests.post(url(cloud, api_id, "/predict"), json={"data": "1,2"}, timeout=30)
+    assert ok.status_code == 200
+    assert ok.json() == {"received": {"data": "1,2"}}
+    bad = requests.post(url(cloud, api_id, "/predict"), json={"bad": True}, timeout=30)
+    assert bad.status_code == 400
+    assert bad.json()["errorMessage"] == "Bad request: missing data"
+
+
+def test_binary_media_types_arrive_base64_encoded(aws, cloud, deploy_api):
+    api_id = deploy_api(["/upload"])
+    aws("apigateway").update_rest_api(
+        restApiId=api_id, patchOperations=[{"op": "add", "path": "/binaryMediaTypes/image~1png", "value": ""}]
+    )
+    response = requests.post(url(cloud, api_id, "/upload"), data=b"\x89PNG\x00", headers={"Content-Type": "image/png"},
+                             timeout=30)
+    event = response.json()
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\x89PNG\x00"
+
+
+def test_health_endpoint_lists_services(cloud):
+    health = requests.get(f"{cloud.endpoint_url}/_localcloud/health", timeout=10).json()
+    assert health["status"] == "running"
+    assert {"lambda", "apigateway", "cloudformation", "s3", "sns"} <= set(health["services"])

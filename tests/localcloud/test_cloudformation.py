@@ -1,0 +1,184 @@
+"""Strict CloudFormation: lint first, fail loudly on what cannot be created, update and delete for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.localcloud.conftest import wait_for_stack
+
+FUNCTION = """
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Greeting:
+    Type: String
+    Default: hello
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Environment:
+        Variables:
+          GREETING: !Ref Greeting
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return os.environ["GREETING"]
+%(extra)s
+Outputs:
+  FunctionName:
+    Value: !Ref Function
+"""
+
+TOPIC_RULE = """
+  Rule:
+    Type: AWS::IoT::TopicRule
+    Properties:
+      TopicRulePayload:
+        Sql: SELECT * FROM 'thermostat/+'
+        Actions:
+          - Lambda:
+              FunctionArn: !GetAtt Function.Arn
+"""
+
+
+def template(extra: str = "") -> str:
+    return FUNCTION % {"extra": extra}
+
+
+def greet(aws, function_name: str) -> str:
+    return json.loads(aws("lambda").invoke(FunctionName=function_name)["Payload"].read())
+
+
+def events(aws, stack: str) -> list[dict]:
+    return aws("cloudformation").describe_stack_events(StackName=stack)["StackEvents"]
+
+
+def test_an_unsupported_resource_type_fails_the_stack_and_rolls_back(aws, unique):
+    name = f"unsupported-{unique}"
+    aws("cloudformation").create_stack(StackName=name, TemplateBody=template(TOPIC_RULE))
+    stack = aws("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "Outputs" not in stack
+    failed = [e for e in events(aws, name) if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert [e["LogicalResourceId"] for e in failed] == ["Rule"]
+    assert "AWS::IoT::TopicRule is not supported by localcloud" in failed[0]["ResourceStatusReason"]
+    statuses = [e["ResourceStatus"] for e in events(aws, name) if e["LogicalResourceId"] == name]
+    assert {"ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"} <= set(statuses)
+    functions = [f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]]
+    assert not any(f.startswith(f"{name}-") for f in functions), "resources created before the failure remain"
+
+
+def test_an_unsupported_property_fails_the_stack_with_its_name(aws, unique):
+    name = f"unsupported-property-{unique}"
+    extra = """
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      WebsiteConfiguration:
+        IndexDocument: index.html
+"""
+    aws("cloudformation").create_stack(StackName=name, TemplateBody=template(extra))
+    assert aws("cloudformation").describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = next(e["ResourceStatusReason"] for e in events(aws, name) if e["ResourceStatus"] == "CREATE_FAILED")
+    assert "WebsiteConfiguration" in reason and "AWS::S3::Bucket" in reason
+
+
+def test_a_misspelt_property_is_rejected_with_cfn_lints_message(aws, unique):
+    misspelt = template().replace("Handler: index.handler", "Handlr: index.handler")
+    with pytest.raises(ClientError) as raised:
+        aws("cloudformation").create_stack(StackName=f"misspelt-{unique}", TemplateBody=misspelt)
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ValidationError"
+    assert "E3002" in error["Message"] and "Handlr" in error["Message"]
+    with pytest.raises(ClientError):
+        aws("cloudformation").describe_stacks(StackName=f"misspelt-{unique}")
+
+
+def test_update_changes_the_running_function_and_delete_removes_everything(aws, unique):
+    name = f"lifecycle-{unique}"
+    cloudformation = aws("cloudformation")
+    cloudformation.create_stack(StackName=name, TemplateBody=template(), Capabilities=["CAPABILITY_IAM"])
+    function_name = wait_for_stack(cloudformation, name)["FunctionName"]
+    assert greet(aws, function_name) == "hello"
+
+    cloudformation.update_stack(StackName=name, TemplateBody=template(),
+                                Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "bonjour"}])
+    wait_for_stack(cloudformation, name, "stack_update_complete")
+    assert greet(aws, function_name) == "bonjour"
+
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
+    with pytest.raises(ClientError) as raised:
+        aws("lambda").get_function(FunctionName=function_name)
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_an_update_adding_an_unsupported_resource_is_refused_and_keeps_the_stack(aws, unique):
+    name = f"refused-update-{unique}"
+    cloudformation = aws("cloudformation")
+    cloudformation.create_stack(StackName=name, TemplateBody=template())
+    function_name = wait_for_stack(cloudformation, name)["FunctionName"]
+    cloudformation.update_stack(StackName=name, TemplateBody=template(TOPIC_RULE))
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    reason = next(e["ResourceStatusReason"] for e in events(aws, name) if e["ResourceStatus"] == "UPDATE_FAILED")
+    assert "AWS::IoT::TopicRule" in reason
+    assert greet(aws, function_name) == "hello"
+
+
+def test_awscli_deploy_uses_change_sets_for_create_and_update(cloud, aws, unique, tmp_path):
+    name = f"cli-{unique}"
+    template_file = tmp_path / "template.yml"
+    template_file.write_text(template())
+    env = {**os.environ, **cloud.env}
+
+    def deploy(*overrides: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "awscli", "cloudformation", "deploy", "--stack-name", name,
+                   "--template-file", str(template_file), "--capabilities", "CAPABILITY_IAM"]
+        if overrides:
+            command += ["--parameter-overrides", *overrides]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    created = deploy()
+    assert created.returncode == 0, created.stderr
+    function_name = aws("cloudformation").describe_stacks(StackName=name)["Stacks"][0]["Outputs"][0]["OutputValue"]
+    assert greet(aws, function_name) == "hello"
+    updated = deploy("Greeting=hola")
+    assert updated.returncode == 0, updated.stderr
+    assert greet(aws, function_name) == "hola"
+
+    template_file.write_text(template(TOPIC_RULE))
+    refused = deploy()
+    assert refused.returncode != 0
+    assert greet(aws, function_name) == "hola"
+
+
+def test_awscli_create_stack_reports_lint_errors(cloud, unique, tmp_path):
+    template_file = tmp_path / "bad.yml"
+    template_file.write_text(template().replace("python3.12", "python9"))
+    result = subprocess.run(
+        [sys.executable, "-m", "awscli", "cloudformation", "create-stack", "--stack-name", f"bad-{unique}",
+         "--template-body", f"file://{template_file}"],
+        env={**os.environ, **cloud.env}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "ValidationError" in result.stderr and "E3030" in result.stderr

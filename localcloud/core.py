@@ -22,6 +22,14 @@ class _QuietRequestHandler(MotoRequestHandler):
 _installed = False
 
 
+def _cache_moto_module_list() -> None:
+    """moto lists its own package directory on every request (~180 stat calls); the list never changes."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
 def install_extensions(runtime) -> None:
     """Teach moto's services what localcloud adds.  moto's state is per process, so this is too."""
     global _installed
@@ -34,6 +42,7 @@ def install_extensions(runtime) -> None:
         lambda_models.install(runtime)
         if _installed:
             return
+        _cache_moto_module_list()
         s3_notifications.install()
         sns_delivery.install()
         strict.install()
@@ -73,7 +82,7 @@ class LocalCloud:
     def sdk_config_path(self) -> Path:
         return self.work_dir / "sagemaker-sdk-config.yaml"
 
-    def start(self) -> "LocalCloud":
+    def start(self) -> LocalCloud:
         from localcloud.awslambda.models import write_logs
         from localcloud.awslambda.runtime import LambdaRuntime
         from localcloud.server import LocalCloudApp
@@ -112,7 +121,7 @@ class LocalCloud:
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
-    def __enter__(self) -> "LocalCloud":
+    def __enter__(self) -> LocalCloud:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

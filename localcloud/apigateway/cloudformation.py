@@ -33,7 +33,7 @@ class ApiGatewayStage(CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> "ApiGatewayStage":
+                                        account_id: str, region_name: str, **kwargs: Any) -> ApiGatewayStage:
         properties = cloudformation_json["Properties"]
         api_id = properties["RestApiId"]
         backend = apigateway_backends[account_id][region_name]
@@ -50,9 +50,9 @@ class ApiGatewayStage(CloudFormationModel):
         return cls(account_id, region_name, api_id, resource_name)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: "ApiGatewayStage", new_resource_name: str,
+    def update_from_cloudformation_json(cls, original_resource: ApiGatewayStage, new_resource_name: str,
                                         cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> "ApiGatewayStage":
+                                        region_name: str) -> ApiGatewayStage:
         original_resource.delete(account_id, region_name)
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 

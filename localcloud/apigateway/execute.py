@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from moto.apigateway.models import RestAPI, apigateway_backends
@@ -203,7 +203,7 @@ def proxy_event(request: Request, api, stage, resource, path, path_parameters, r
     multi_query = {key: values for key, values in request.args.lists()}
     body_bytes = request.get_data()
     body, is_base64 = _event_body(body_bytes, request.mimetype, api.binaryMediaTypes)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "resource": resource.get_path(),
         "path": path,

@@ -24,11 +24,11 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from localcloud.awslambda import worker as worker_protocol
 
@@ -107,7 +107,7 @@ class _Worker:
 
     def __init__(self, spec: FunctionSpec, code_dir: Path, env: dict[str, str], log_path: Path):
         self.spec = spec
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.log_stream = f"{now:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}"
         env = dict(env, AWS_LAMBDA_LOG_STREAM_NAME=self.log_stream)
         request_read, self.request_fd = os.pipe()
@@ -391,7 +391,7 @@ class LambdaRuntime:
             log(line)
         worker.kill()
         elapsed = time.time() - started_wall
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         if not any(line.startswith("START ") for _, line in lines):
             log(f"START RequestId: {request_id} Version: {spec.version}")
         log(f"{stamp} {request_id} Task timed out after {spec.timeout:.2f} seconds")

@@ -15,16 +15,17 @@ moto's engine creates the resources.  Around it, localcloud
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
 
 from localcloud.apigateway import cloudformation as apigateway_cloudformation
-from localcloud.awslambda import cloudformation as lambda_cloudformation
 from localcloud.apigateway.cloudformation import ApiGatewayStage, apply_method_details, check_method
+from localcloud.awslambda import cloudformation as lambda_cloudformation
 from localcloud.cloudformation.lint import lint_errors
 from localcloud.iam.cloudformation import attach_managed_policies, detach_managed_policies
 from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties

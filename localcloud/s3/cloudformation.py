@@ -68,7 +68,7 @@ class BucketPolicy(CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> "BucketPolicy":
+                                        account_id: str, region_name: str, **kwargs: Any) -> BucketPolicy:
         properties = cloudformation_json["Properties"]
         bucket_name = properties["Bucket"]
         document = json.dumps(properties["PolicyDocument"]).encode("utf-8")
@@ -76,9 +76,9 @@ class BucketPolicy(CloudFormationModel):
         return cls(account_id, bucket_name)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: "BucketPolicy", new_resource_name: str,
+    def update_from_cloudformation_json(cls, original_resource: BucketPolicy, new_resource_name: str,
                                         cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> "BucketPolicy":
+                                        region_name: str) -> BucketPolicy:
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:

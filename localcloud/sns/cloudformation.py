@@ -29,7 +29,7 @@ class TopicSubscription(CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> "TopicSubscription":
+                                        account_id: str, region_name: str, **kwargs: Any) -> TopicSubscription:
         properties = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
         subscription = backend.subscribe(properties["TopicArn"], properties["Endpoint"], properties["Protocol"])
@@ -45,9 +45,9 @@ class TopicSubscription(CloudFormationModel):
         return cls(subscription.arn)
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: "TopicSubscription", new_resource_name: str,
+    def update_from_cloudformation_json(cls, original_resource: TopicSubscription, new_resource_name: str,
                                         cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> "TopicSubscription":
+                                        region_name: str) -> TopicSubscription:
         original_resource.delete(account_id, region_name)
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
@@ -75,7 +75,7 @@ class TopicPolicy(CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> "TopicPolicy":
+                                        account_id: str, region_name: str, **kwargs: Any) -> TopicPolicy:
         properties = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
         for topic_arn in properties["Topics"]:
@@ -83,9 +83,9 @@ class TopicPolicy(CloudFormationModel):
         return cls(list(properties["Topics"]))
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: "TopicPolicy", new_resource_name: str,
+    def update_from_cloudformation_json(cls, original_resource: TopicPolicy, new_resource_name: str,
                                         cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> "TopicPolicy":
+                                        region_name: str) -> TopicPolicy:
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:

@@ -29,7 +29,7 @@ class QueuePolicy(CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
-                                        account_id: str, region_name: str, **kwargs: Any) -> "QueuePolicy":
+                                        account_id: str, region_name: str, **kwargs: Any) -> QueuePolicy:
         properties = cloudformation_json["Properties"]
         backend = sqs_backends[account_id][region_name]
         for queue_url in properties["Queues"]:
@@ -38,9 +38,9 @@ class QueuePolicy(CloudFormationModel):
         return cls(list(properties["Queues"]))
 
     @classmethod
-    def update_from_cloudformation_json(cls, original_resource: "QueuePolicy", new_resource_name: str,
+    def update_from_cloudformation_json(cls, original_resource: QueuePolicy, new_resource_name: str,
                                         cloudformation_json: dict[str, Any], account_id: str,
-                                        region_name: str) -> "QueuePolicy":
+                                        region_name: str) -> QueuePolicy:
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:

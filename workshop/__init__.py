@@ -1,0 +1,1 @@
+"""Helpers every workshop notebook needs and no notebook should teach."""

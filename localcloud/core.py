@@ -30,16 +30,18 @@ def _cache_moto_module_list() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
-def install_extensions(runtime) -> None:
+def install_extensions(runtime, sagemaker_service) -> None:
     """Teach moto's services what localcloud adds.  moto's state is per process, so this is too."""
     global _installed
     from localcloud.awslambda import models as lambda_models
     from localcloud.cloudformation import strict
     from localcloud.s3 import notifications as s3_notifications
+    from localcloud.sagemaker import service as sagemaker
     from localcloud.sns import delivery as sns_delivery
 
     with _install_lock:
         lambda_models.install(runtime)
+        sagemaker.install(sagemaker_service)
         if _installed:
             return
         _cache_moto_module_list()
@@ -67,6 +69,7 @@ class LocalCloud:
         self._server = None
         self._thread: threading.Thread | None = None
         self.runtime = None
+        self.sagemaker = None
 
     @property
     def endpoint_url(self) -> str:
@@ -83,8 +86,9 @@ class LocalCloud:
         return self.work_dir / "sagemaker-sdk-config.yaml"
 
     def start(self) -> LocalCloud:
-        from localcloud.awslambda.models import write_logs
         from localcloud.awslambda.runtime import LambdaRuntime
+        from localcloud.logs import put_log_lines
+        from localcloud.sagemaker.service import SageMakerService
         from localcloud.server import LocalCloudApp
 
         # AWS managed policies (AWSLambdaBasicExecutionRole, ...) exist in every real account.
@@ -95,8 +99,9 @@ class LocalCloud:
         )
         self.port = self._server.server_address[1]
         config.write_sagemaker_sdk_config(self.work_dir)
-        self.runtime = LambdaRuntime(self.work_dir / "lambda", self.env, write_logs)
-        install_extensions(self.runtime)
+        self.runtime = LambdaRuntime(self.work_dir / "lambda", self.env, put_log_lines)
+        self.sagemaker = SageMakerService(self.work_dir / "sagemaker", put_log_lines)
+        install_extensions(self.runtime, self.sagemaker)
         self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud", daemon=True)
         self._thread.start()
         return self
@@ -118,6 +123,9 @@ class LocalCloud:
         if self.runtime is not None:
             self.runtime.shutdown()
             self.runtime = None
+        if self.sagemaker is not None:
+            self.sagemaker.shutdown()
+            self.sagemaker = None
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

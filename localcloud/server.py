@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 import localcloud
 from localcloud.apigateway import execute
+from localcloud.sagemaker import responses as sagemaker
 
 HEALTH_PATH = "/_localcloud/health"
 SERVICES = {
@@ -28,6 +29,8 @@ SERVICES = {
     "logs": "running",
     "cloudformation": "running (strict: unsupported resources fail the stack)",
     "sts": "running",
+    "sagemaker": "running (training jobs, models, endpoints; built-in algorithms run locally)",
+    "sagemaker-runtime": "running (InvokeEndpoint)",
 }
 
 _EXECUTE_API_HOST = re.compile(r"^(?P<api>[a-z0-9]+)\.execute-api\.localhost(:\d+)?$", re.I)
@@ -60,8 +63,15 @@ class LocalCloudApp:
             return self.health()(environ, start_response)
         target = execute_api_target(environ.get("HTTP_HOST", ""), path)
         if target is not None:
-            response = execute.handle(Request(environ), *target)
-            return response(environ, start_response)
+            return execute.handle(Request(environ), *target)(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("SageMaker."):
+            request = Request(environ)
+            operation = sagemaker.control_plane_operation(request)
+            if operation is not None:
+                return sagemaker.handle_control_plane(request, operation)(environ, start_response)
+        invoke = sagemaker.INVOKE_PATH.match(path)
+        if invoke and environ.get("REQUEST_METHOD") == "POST":
+            return sagemaker.invoke_endpoint(Request(environ), invoke["name"])(environ, start_response)
         return self.moto_app(environ, start_response)
 
     @staticmethod

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import Any
 
 from moto.awslambda import models as lambda_models
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.core.exceptions import JsonRESTError
-from moto.logs.models import logs_backends
 
 from localcloud.awslambda.runtime import FunctionSpec, InvocationResult, LambdaRuntime, UnsupportedRuntime
 
@@ -26,7 +24,6 @@ SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 
 _runtime: LambdaRuntime | None = None
-_logs_lock = threading.Lock()
 
 
 class InvalidRequestContentException(JsonRESTError):
@@ -95,20 +92,6 @@ def _require_runtime() -> LambdaRuntime:
     if _runtime is None:
         raise RuntimeError("localcloud's Lambda runtime is not started")
     return _runtime
-
-
-def write_logs(region: str, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-    """Append log events to CloudWatch Logs in the default account."""
-    from localcloud.config import ACCOUNT_ID
-
-    backend = logs_backends[ACCOUNT_ID][region]
-    with _logs_lock:
-        backend.ensure_log_group(group)
-        if stream not in backend.groups[group].streams:
-            backend.create_log_stream(group, stream)
-        backend.put_log_events(
-            group, stream, [{"timestamp": ts, "message": message} for ts, message in events]
-        )
 
 
 def _invoke(self: lambda_models.LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:

@@ -1,0 +1,1 @@
+"""Amazon SageMaker: training jobs that train, endpoints that serve (see ``models``, ``training``, ``hosting``)."""

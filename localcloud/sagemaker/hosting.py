@@ -1,0 +1,253 @@
+"""Endpoints: each production variant is a serving process of its algorithm over the model artifact.
+
+Creating (or updating) an endpoint downloads and unpacks every variant's ``ModelDataUrl``, starts
+``python -m localcloud.algorithms.<name> serve`` and waits for ``GET /ping``; only then does the
+endpoint turn ``InService`` and take traffic.  An update switches traffic to the new variants at
+once and stops the old ones when their requests in flight have finished.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import logging
+import os
+import queue
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from localcloud.sagemaker import images, storage
+from localcloud.sagemaker.models import Endpoint, now
+
+logger = logging.getLogger("localcloud.sagemaker")
+
+PING_TIMEOUT_SECONDS = 300
+DRAIN_TIMEOUT_SECONDS = 120
+
+
+class ContainerTimeout(Exception):
+    pass
+
+
+class VariantUnavailable(Exception):
+    pass
+
+
+@dataclass
+class ContainerReply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+class VariantServer:
+    """One production variant: its serving process, connection pool and requests in flight."""
+
+    def __init__(self, endpoint: Endpoint, variant: dict, algorithm: str, root: Path, environment: dict, log_sink):
+        self.endpoint_name = endpoint.name
+        self.variant_name = variant["VariantName"]
+        self.weight = float(variant.get("InitialVariantWeight", 1.0))
+        self.image = variant["Containers"][0]["Image"]
+        self.root = root
+        self.instance_id = f"i-{uuid.uuid4().hex[:17]}"
+        self.log_stream = f"{self.variant_name}/{self.instance_id}"
+        self.port = _free_port()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_NUM_THREADS": "1"}
+        env.update(environment)
+        env.update({"OPT_ML": str(root), "SAGEMAKER_BIND_TO_PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"localcloud.algorithms.{algorithm}", "serve"],
+            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._connections: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
+        self._in_flight = 0
+        self._idle = threading.Condition()
+        region, group = endpoint.region, f"/aws/sagemaker/Endpoints/{endpoint.name}"
+        threading.Thread(target=self._ship_logs, args=(log_sink, region, group), daemon=True).start()
+
+    def _ship_logs(self, log_sink, region: str, group: str) -> None:
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            log_sink(region, group, self.log_stream, [(int(time.time() * 1000), line)])
+
+    def wait_until_healthy(self) -> str | None:
+        """None once ``/ping`` answers 200; otherwise why the variant will not serve."""
+        deadline = time.monotonic() + PING_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/ping")
+                if connection.getresponse().status == 200:
+                    connection.close()
+                    return None
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return (f"The primary container for production variant {self.variant_name} did not pass the ping health "
+                f"check. Please check CloudWatch logs for this endpoint.")
+
+    def invoke(self, body: bytes, headers: dict[str, str], timeout: float) -> ContainerReply:
+        with self._idle:
+            self._in_flight += 1
+        try:
+            return self._send(body, headers, timeout)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _send(self, body: bytes, headers: dict[str, str], timeout: float) -> ContainerReply:
+        try:
+            connection = self._connections.get_nowait()
+        except queue.Empty:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port)
+        connection.timeout = timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
+        try:
+            connection.request("POST", "/invocations", body=body, headers=headers)
+            response = connection.getresponse()
+            reply = ContainerReply(response.status, response.read(), {k.lower(): v for k, v in response.getheaders()})
+        except TimeoutError:
+            connection.close()
+            raise ContainerTimeout() from None
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise VariantUnavailable(str(error)) from None
+        self._connections.put(connection)
+        return reply
+
+    def stop(self, drain: bool) -> None:
+        if drain:
+            with self._idle:
+                self._idle.wait_for(lambda: self._in_flight == 0, timeout=DRAIN_TIMEOUT_SECONDS)
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.root.parent, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class EndpointHost:
+    def __init__(self, work_dir: Path, log_sink):
+        self.work_dir = Path(work_dir)
+        self.log_sink = log_sink
+        self._routes: dict[str, list[VariantServer]] = {}
+        self._lock = threading.Lock()
+
+    def deploy(self, endpoint: Endpoint, plan: list[dict], new_config_name: str | None = None) -> None:
+        threading.Thread(target=self._deploy, args=(endpoint, plan, new_config_name),
+                         name=f"endpoint-{endpoint.name}", daemon=True).start()
+
+    def undeploy(self, endpoint: Endpoint) -> None:
+        with self._lock:
+            servers = self._routes.pop(endpoint.arn, [])
+        for server in servers:
+            server.stop(drain=False)
+
+    def route(self, endpoint: Endpoint, target_variant: str | None) -> VariantServer:
+        """The variant to serve a request: the one named, or one chosen by weight."""
+        with self._lock:
+            servers = list(self._routes.get(endpoint.arn, []))
+        if target_variant:
+            for server in servers:
+                if server.variant_name == target_variant:
+                    return server
+            raise VariantUnavailable(f"Target variant {target_variant} not found for endpoint {endpoint.name}")
+        if not servers:
+            raise VariantUnavailable(f"Endpoint {endpoint.name} has no running variant")
+        return random.choices(servers, weights=[s.weight for s in servers])[0]
+
+    def shutdown(self) -> None:
+        with self._lock:
+            servers = [s for group in self._routes.values() for s in group]
+            self._routes.clear()
+        for server in servers:
+            server.stop(drain=False)
+
+    def _deploy(self, endpoint: Endpoint, plan: list[dict], new_config_name: str | None) -> None:
+        servers: list[VariantServer] = []
+        try:
+            failure = None
+            for variant in plan:
+                server, failure = self._start_variant(endpoint, variant)
+                if server is not None:
+                    servers.append(server)
+                if failure is None and server is not None:
+                    failure = server.wait_until_healthy()
+                if failure:
+                    break
+        except Exception as error:  # never leave an endpoint Creating forever
+            logger.exception("endpoint %s failed in localcloud", endpoint.name)
+            failure = f"InternalServerError: {error}"
+        if failure:
+            for server in servers:
+                server.stop(drain=False)
+            endpoint.failure_reason = failure
+            endpoint.status = "InService" if new_config_name and self._routes.get(endpoint.arn) else "Failed"
+            endpoint.last_modified_time = now()
+            return
+        with self._lock:
+            old = self._routes.get(endpoint.arn, [])
+            self._routes[endpoint.arn] = servers
+        endpoint.variants = [self._describe(server, variant) for server, variant in zip(servers, plan, strict=True)]
+        endpoint.config_name = new_config_name or endpoint.config_name
+        endpoint.failure_reason = None
+        endpoint.status = "InService"
+        endpoint.last_modified_time = now()
+        for server in old:
+            threading.Thread(target=server.stop, args=(True,), daemon=True).start()
+
+    def _start_variant(self, endpoint: Endpoint, variant: dict) -> tuple[VariantServer | None, str | None]:
+        containers = variant["Containers"]
+        if len(containers) != 1:
+            return None, "localcloud serves single-container models; inference pipelines are not supported."
+        container = containers[0]
+        algorithm = images.algorithm_for_image(container["Image"])
+        root = self.work_dir / endpoint.name / f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}" / "opt_ml"
+        model_dir = root / "model"
+        model_dir.mkdir(parents=True)
+        if container.get("ModelDataUrl"):
+            url = container["ModelDataUrl"]
+            try:
+                archive = storage.read(url)
+            except storage.MissingData as error:
+                return None, str(error)
+            try:
+                with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+                    tar.extractall(model_dir, filter="data")
+            except (tarfile.TarError, OSError, EOFError):
+                return None, (f'Failed to extract model data archive from URL "{url}". Please ensure that the '
+                              "object located at the URL is a valid tar.gz archive.")
+        server = VariantServer(endpoint, variant, algorithm, root, container.get("Environment", {}), self.log_sink)
+        return server, None
+
+    @staticmethod
+    def _describe(server: VariantServer, variant: dict) -> dict:
+        count = variant.get("InitialInstanceCount", 1)
+        stamp = now()
+        return {
+            "VariantName": server.variant_name,
+            "DeployedImages": [{"SpecifiedImage": server.image, "ResolvedImage": server.image, "ResolutionTime": stamp}],
+            "CurrentWeight": server.weight,
+            "DesiredWeight": server.weight,
+            "CurrentInstanceCount": count,
+            "DesiredInstanceCount": count,
+        }

@@ -29,6 +29,7 @@ from localcloud.awslambda import cloudformation as lambda_cloudformation
 from localcloud.cloudformation.lint import lint_errors
 from localcloud.iam.cloudformation import attach_managed_policies, detach_managed_policies
 from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties
+from localcloud.sagemaker.cloudformation import SageMakerEndpoint, SageMakerEndpointConfig, SageMakerModel
 from localcloud.sns.cloudformation import TopicPolicy, TopicSubscription
 from localcloud.sqs.cloudformation import QueuePolicy
 
@@ -38,7 +39,8 @@ Hook = Callable[[Any, dict, str, str], None]
 DeleteHook = Callable[[Any, str, str], None]
 
 # Resource classes localcloud adds to moto's engine (registered by subclassing CloudFormationModel).
-ADDED_RESOURCE_CLASSES = (ApiGatewayStage, BucketPolicy, TopicSubscription, TopicPolicy, QueuePolicy)
+ADDED_RESOURCE_CLASSES = (ApiGatewayStage, BucketPolicy, TopicSubscription, TopicPolicy, QueuePolicy,
+                          SageMakerModel, SageMakerEndpointConfig, SageMakerEndpoint)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,9 @@ SUPPORTED: dict[str, Support] = {
         "LocalSecondaryIndexes SSESpecification StreamSpecification Tags"
     ),
     "AWS::Logs::LogGroup": _support("LogGroupName RetentionInDays Tags"),
+    "AWS::SageMaker::Model": _support("ModelName ExecutionRoleArn PrimaryContainer Containers EnableNetworkIsolation Tags"),
+    "AWS::SageMaker::EndpointConfig": _support("EndpointConfigName ProductionVariants Tags"),
+    "AWS::SageMaker::Endpoint": _support("EndpointName EndpointConfigName Tags"),
 }
 
 
@@ -371,9 +376,21 @@ def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_
     return None
 
 
+def resource_name_property(resource_type: str) -> str | None:
+    """The property that names a resource, from the class that actually creates that type.
+
+    moto asks the first class registered for the type, which for replaced types is its own.
+    """
+    resource_class = parsing.get_model_map().get(resource_type)
+    if resource_class is not None:
+        return resource_class.cloudformation_name_type()
+    return parsing.get_name_type_map().get(resource_type)
+
+
 def install() -> None:
     parsing.parse_and_create_resource = create_resource
     parsing.parse_and_update_resource = update_resource
+    parsing.resource_name_property_from_type = resource_name_property
     Stack.create_resources = create_resources
     Stack.update = update
     parsing.ResourceMap._delete_resource = delete_resource

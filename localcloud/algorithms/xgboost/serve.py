@@ -29,8 +29,8 @@ def load_booster(model_dir: Path) -> xgb.Booster:
     for path in files:
         try:
             return xgb.Booster(model_file=str(path))
-        except xgb.core.XGBoostError as error:
-            errors.append(f"{path.name}: {str(error).splitlines()[0]}")
+        except (xgb.core.XGBoostError, UnicodeDecodeError) as error:  # xgboost's message about a pickle is binary
+            errors.append(f"{path.name}: not an xgboost model file ({type(error).__name__})")
         try:
             with open(path, "rb") as handle:
                 booster = pickle.load(handle)  # older container versions pickled the booster

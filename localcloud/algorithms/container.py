@@ -108,6 +108,8 @@ def serve(load_model: Callable[[Path], Invocation]) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle's algorithm the second waits for a delayed ACK.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             if self.path == "/ping":

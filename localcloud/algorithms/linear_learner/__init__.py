@@ -1,0 +1,1 @@
+"""The SageMaker Linear Learner built-in algorithm (``linear-learner:1``), in numpy."""

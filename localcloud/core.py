@@ -36,6 +36,7 @@ def install_extensions(runtime, sagemaker_service) -> None:
     from localcloud.awslambda import models as lambda_models
     from localcloud.cloudformation import strict
     from localcloud.s3 import notifications as s3_notifications
+    from localcloud.s3 import policy as s3_policy
     from localcloud.sagemaker import service as sagemaker
     from localcloud.sns import delivery as sns_delivery
 
@@ -46,6 +47,7 @@ def install_extensions(runtime, sagemaker_service) -> None:
             return
         _cache_moto_module_list()
         s3_notifications.install()
+        s3_policy.install()
         sns_delivery.install()
         strict.install()
         _installed = True

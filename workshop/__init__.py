@@ -1,1 +1,19 @@
-"""Helpers every workshop notebook needs and no notebook should teach."""
+"""Helpers every workshop notebook needs and no notebook should teach.
+
+    import workshop
+    target = workshop.connect()                 # WORKSHOP_TARGET=local (default) or aws
+    base = workshop.stack_outputs("workshop-base")
+    outputs = workshop.deploy_stack("workshop-03-api", "cloudformation/03_breast_cancer_api.yml", {...})
+    workshop.show_billable()                    # what would still cost money on AWS
+
+Teaching code stays plain boto3 and SageMaker SDK; this package only chooses where it runs,
+names things, packages Lambda folders, deploys templates with a progress bar and cleans up.
+"""
+
+from workshop.billing import billable_endpoints, show_billable
+from workshop.lambdas import package_lambda
+from workshop.stacks import StackFailed, delete_stack, deploy_stack, stack_outputs
+from workshop.target import ROOT, Target, api_url, connect
+
+__all__ = ["ROOT", "StackFailed", "Target", "api_url", "billable_endpoints", "connect", "delete_stack",
+           "deploy_stack", "package_lambda", "show_billable", "stack_outputs"]

@@ -18,9 +18,7 @@ def metric_definitions() -> list[dict[str, str]]:
         {"Name": "train:progress", "Regex": r"#progress_metric: host=\S+, completed (\S+) % of epochs"},
         {"Name": "train:throughput", "Regex": r"#throughput_metric: host=\S+, train throughput=(\S+) records/second"},
         {"Name": "validation:objective_loss",
-         "Regex": r"#quality_metric: host=\S+, epoch=\S+, validation \S+_objective <loss>=(\S+)"},
-        {"Name": "validation:objective_loss:final",
-         "Regex": r"#quality_metric: host=\S+, validation \S+_objective <loss>=(\S+)"},
+         "Regex": r"#quality_metric: host=\S+, (?:epoch=\S+, )?validation \S+_objective <loss>=(\S+)"},
         {"Name": "test:objective_loss", "Regex": r"#quality_metric: host=\S+, test \S+_objective <loss>=(\S+)"},
     ]
     for channel in ("validation", "test"):
@@ -67,13 +65,15 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray, params: dict) -> tupl
         values = np.where(recall >= params["target_recall"], precision, -1.0)
     else:  # recall_at_target_precision
         values = np.where(precision >= params["target_precision"], recall, -1.0)
-    # A cut lies between a score and the next lower one; use the midpoint as the threshold.
+    # Cut i predicts positive for scores in thresholds[:i+1]: any threshold from the next lower score
+    # up to (not including) this one gives the same predictions. Small selection sets tie often, and
+    # the data cannot tell those thresholds apart: take the one nearest the uncalibrated 0.5.
     lower = np.r_[thresholds[1:], 0.0]
-    midpoints = np.where(np.arange(len(thresholds)) > 0, (thresholds + lower) / 2, 1.0)
-    # Small selection sets tie often: among equally good cuts prefer the one nearest 0.5.
+    upper = np.nextafter(thresholds, -np.inf)
+    nearest = np.clip(0.5, lower, np.maximum(lower, upper))
     tied = np.flatnonzero(values >= values.max() - 1e-12)
-    best = tied[np.argmin(np.abs(midpoints[tied] - 0.5))]
-    return float(values[best]), float(midpoints[best])
+    best = tied[np.argmin(np.abs(nearest[tied] - 0.5))]
+    return float(values[best]), float(nearest[best])
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:

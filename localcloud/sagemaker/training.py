@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from localcloud import config
 from localcloud.sagemaker import images, storage
 from localcloud.sagemaker.models import TrainingJob, now
 
@@ -135,7 +136,10 @@ class TrainingRunner:
 
     def _execute(self, job: TrainingJob, root: Path, stream: str) -> tuple[int, bool]:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPT_ML": str(root), "PYTHONUNBUFFERED": "1",
-               "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+               "OMP_NUM_THREADS": str(os.cpu_count() or 1),
+               # Weights cannot be downloaded offline; algorithms that can start from them look here.
+               "LOCALCLOUD_PRETRAINED_DIR": os.environ.get("LOCALCLOUD_PRETRAINED_DIR",
+                                                           str(config.home() / "pretrained"))}
         env.update(job.request.get("Environment", {}))
         process = subprocess.Popen(
             [sys.executable, "-m", f"localcloud.algorithms.{job.algorithm}", "train"],

@@ -25,9 +25,13 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "linear-learner-reg
 README_PREDICTIONS = {32: 1144.408, 61: 1382.766, 37: 1185.504, 59: 1366.327, 14: 996.462, 22: 1062.216}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def bucket(aws):
+    aws("s3").create_bucket(Bucket=BUCKET)
+
+
 @pytest.fixture(scope="module")
 def real_endpoint(aws):
-    aws("s3").create_bucket(Bucket=BUCKET)
     aws("s3").put_object(Bucket=BUCKET, Key="ll-real/model.tar.gz", Body=(FIXTURE / "model.tar.gz").read_bytes())
     deploy(aws("sagemaker"), "ll-real", f"s3://{BUCKET}/ll-real/model.tar.gz", image=IMAGE)
     yield "ll-real"

@@ -29,6 +29,11 @@ from tests.localcloud.sagemaker_support import (
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def bucket(aws):
+    aws("s3").create_bucket(Bucket=BUCKET)
+
+
 @pytest.fixture(scope="module")
 def data():
     return breast_cancer_split()
@@ -39,7 +44,6 @@ def trained(aws, data):
     """One training job on the breast-cancer split, shared by the tests of this module."""
     x_train, x_test, y_train, y_test = data
     s3 = aws("s3")
-    s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="xgb/train/train.csv", Body=to_csv(x_train, y_train))
     s3.put_object(Bucket=BUCKET, Key="xgb/validation/validation.csv", Body=to_csv(x_test, y_test))
     request = training_request("xgb-breast-cancer", f"s3://{BUCKET}/xgb/train/", f"s3://{BUCKET}/xgb/validation/",

@@ -103,3 +103,25 @@ def test_a_written_artifact_has_the_services_layout_and_reads_back():
     prediction = loaded.predict(np.array([[1.0, 0.0]]))[0]
     assert prediction["score"] == pytest.approx(1 / (1 + np.exp(-0.75)))
     assert prediction["predicted_label"] == 1.0 and isinstance(prediction["predicted_label"], float)
+
+
+def test_image_records_carry_the_im2rec_header_and_the_encoded_image(tmp_path):
+    from PIL import Image
+
+    from mlformats import im2rec
+
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(tmp_path / "red.png")
+    entries = [im2rec.ListEntry(7, (3.0,), "red.png")]
+    im2rec.write_lst(entries, tmp_path / "images.lst")
+    assert (tmp_path / "images.lst").read_text() == "7\t3.000000\tred.png\n"
+    assert im2rec.read_lst((tmp_path / "images.lst").read_text()) == entries
+    im2rec.write_rec(entries, tmp_path, tmp_path / "images.rec", tmp_path / "images.idx")
+    data = (tmp_path / "images.rec").read_bytes()
+    payload = next(recordio.read_records(data))
+    assert payload[:24] == struct.pack("IfQQ", 0, 3.0, 7, 0)
+    assert payload[24:27] == b"\xff\xd8\xff"  # a JPEG, as im2rec stores by default
+    assert (tmp_path / "images.idx").read_text() == "7\t0\n"
+    labels, index, image = next(im2rec.read_rec(data))
+    assert (labels, index, image) == ((3.0,), 7, payload[24:])
+    multi = im2rec.pack_header((1.0, 2.0), 9)
+    assert im2rec.unpack(multi + b"img") == ((1.0, 2.0), 9, b"img")

@@ -8,6 +8,7 @@ the reason the job failed.  Serving: the unpacked model in ``{OPT_ML}/model/``, 
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -144,3 +145,15 @@ def serve(load_model: Callable[[Path], Invocation]) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     logging.info("Listening on 127.0.0.1:%d", port)
     server.serve_forever()
+
+
+def main(package: str, argv: list[str]) -> int:
+    """``python -m <package> train|serve``: the container's entry points, from ``<package>.train.train``
+    and ``<package>.serve.load_model``."""
+    if argv[1:] == ["train"]:
+        return run_training(importlib.import_module(f"{package}.train").train)
+    if argv[1:] == ["serve"]:
+        serve(importlib.import_module(f"{package}.serve").load_model)
+        return 0
+    print(f"usage: python -m {package} train|serve", file=sys.stderr)
+    return 2

@@ -59,6 +59,13 @@ class _SageMakerResource:
         raise UnformattedGetAttTemplateException()
 
     @classmethod
+    def _create(cls, region_name: str, resource_name: str, operation: str, request: dict[str, Any], arn_key: str):
+        """Create through the API's backend method, as the named resource."""
+        name = _name(resource_name)
+        method = getattr(service.current().backend(region_name), operation)
+        return cls(region_name, name, _call(method, {cls.name_property: name, **request})[arn_key])
+
+    @classmethod
     def update_from_cloudformation_json(cls, original_resource, new_resource_name: str,
                                         cloudformation_json: dict[str, Any], account_id: str, region_name: str):
         original_resource.delete(account_id, region_name)
@@ -67,7 +74,7 @@ class _SageMakerResource:
         return cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
 
 
-def _create(method, request: dict[str, Any]) -> dict[str, Any]:
+def _call(method, request: dict[str, Any]) -> dict[str, Any]:
     try:
         return method(request)
     except SageMakerError as error:
@@ -84,11 +91,8 @@ class SageMakerModel(_SageMakerResource, CloudFormationModel):
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> SageMakerModel:
-        properties = cloudformation_json["Properties"]
-        name = _name(resource_name)
-        request = {"ModelName": name, **{k: v for k, v in properties.items() if k != "ModelName"}}
-        backend = service.current().backend(region_name)
-        return cls(region_name, name, _create(backend.create_model, request)["ModelArn"])
+        properties = {k: v for k, v in cloudformation_json["Properties"].items() if k != cls.name_property}
+        return cls._create(region_name, resource_name, "create_model", properties, "ModelArn")
 
     def delete(self, account_id: str, region_name: str) -> None:
         service.current().backend(region_name).models.pop(self.name, None)
@@ -105,10 +109,8 @@ class SageMakerEndpointConfig(_SageMakerResource, CloudFormationModel):
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> SageMakerEndpointConfig:
         properties = cloudformation_json["Properties"]
-        name = _name(resource_name)
-        request = {"EndpointConfigName": name, "ProductionVariants": properties["ProductionVariants"], **_tags(properties)}
-        backend = service.current().backend(region_name)
-        return cls(region_name, name, _create(backend.create_endpoint_config, request)["EndpointConfigArn"])
+        request = {"ProductionVariants": properties["ProductionVariants"], **_tags(properties)}
+        return cls._create(region_name, resource_name, "create_endpoint_config", request, "EndpointConfigArn")
 
     def delete(self, account_id: str, region_name: str) -> None:
         service.current().backend(region_name).endpoint_configs.pop(self.name, None)
@@ -125,11 +127,8 @@ class SageMakerEndpoint(_SageMakerResource, CloudFormationModel):
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> SageMakerEndpoint:
         properties = cloudformation_json["Properties"]
-        name = _name(resource_name)
-        backend = service.current().backend(region_name)
-        request = {"EndpointName": name, "EndpointConfigName": properties["EndpointConfigName"], **_tags(properties)}
-        endpoint_arn = _create(backend.create_endpoint, request)["EndpointArn"]
-        resource = cls(region_name, name, endpoint_arn)
+        request = {"EndpointConfigName": properties["EndpointConfigName"], **_tags(properties)}
+        resource = cls._create(region_name, resource_name, "create_endpoint", request, "EndpointArn")
         resource.wait_in_service()
         return resource
 
@@ -142,7 +141,7 @@ class SageMakerEndpoint(_SageMakerResource, CloudFormationModel):
             return super().update_from_cloudformation_json(original_resource, new_resource_name, cloudformation_json,
                                                            account_id, region_name)
         backend = service.current().backend(region_name)
-        _create(backend.update_endpoint, {"EndpointName": original_resource.name,
+        _call(backend.update_endpoint, {"EndpointName": original_resource.name,
                                           "EndpointConfigName": properties["EndpointConfigName"]})
         original_resource.wait_in_service()
         return original_resource

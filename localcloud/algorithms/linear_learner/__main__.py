@@ -1,22 +1,7 @@
-"""``python -m localcloud.algorithms.linear_learner train|serve`` — the container's entry points."""
+"""``python -m localcloud.algorithms.linear_learner train|serve`` — the Linear Learner container's entry points."""
 
 import sys
 
-from localcloud.algorithms.container import run_training, serve
+from localcloud.algorithms.container import main
 
-
-def main(argv: list[str]) -> int:
-    if argv[1:] == ["train"]:
-        from localcloud.algorithms.linear_learner.train import train
-
-        return run_training(train)
-    if argv[1:] == ["serve"]:
-        from localcloud.algorithms.linear_learner.serve import load_model
-
-        serve(load_model)
-        return 0
-    print("usage: python -m localcloud.algorithms.linear_learner train|serve", file=sys.stderr)
-    return 2
-
-
-sys.exit(main(sys.argv))
+sys.exit(main(__package__, sys.argv))

@@ -1,22 +1,7 @@
-"""``python -m localcloud.algorithms.xgboost train|serve`` — the container's entry points."""
+"""``python -m localcloud.algorithms.xgboost train|serve`` — the XGBoost container's entry points."""
 
 import sys
 
-from localcloud.algorithms.container import run_training, serve
+from localcloud.algorithms.container import main
 
-
-def main(argv: list[str]) -> int:
-    if argv[1:] == ["train"]:
-        from localcloud.algorithms.xgboost.train import train
-
-        return run_training(train)
-    if argv[1:] == ["serve"]:
-        from localcloud.algorithms.xgboost.serve import load_model
-
-        serve(load_model)
-        return 0
-    print("usage: python -m localcloud.algorithms.xgboost train|serve", file=sys.stderr)
-    return 2
-
-
-sys.exit(main(sys.argv))
+sys.exit(main(__package__, sys.argv))

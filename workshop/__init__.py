@@ -2,7 +2,7 @@
 
     import workshop
     target = workshop.connect()                 # WORKSHOP_TARGET=local (default) or aws
-    base = workshop.stack_outputs("workshop-base")
+    base = workshop.stack_outputs(workshop.name("base"))
     outputs = workshop.deploy_stack("workshop-03-api", "cloudformation/03_breast_cancer_api.yml", {...})
     workshop.show_billable()                    # what would still cost money on AWS
 
@@ -12,8 +12,9 @@ names things, packages Lambda folders, deploys templates with a progress bar and
 
 from workshop.billing import billable_endpoints, show_billable
 from workshop.lambdas import package_lambda
+from workshop.names import PREFIX, name, unique_name
 from workshop.stacks import StackFailed, delete_stack, deploy_stack, stack_outputs
 from workshop.target import ROOT, Target, api_url, connect
 
-__all__ = ["ROOT", "StackFailed", "Target", "api_url", "billable_endpoints", "connect", "delete_stack",
-           "deploy_stack", "package_lambda", "show_billable", "stack_outputs"]
+__all__ = ["PREFIX", "ROOT", "StackFailed", "Target", "api_url", "billable_endpoints", "connect", "delete_stack",
+           "deploy_stack", "name", "package_lambda", "show_billable", "stack_outputs", "unique_name"]

@@ -40,12 +40,16 @@ def report(title: str, rows: list[tuple[str, str]]) -> None:
         print(f"  {name.ljust(width)}  {value}")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @contextlib.contextmanager
 def localcloud_process():
     """A localcloud in its own process, as notebooks and CI use it; yields its endpoint URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with tempfile.TemporaryDirectory() as home:
         process = subprocess.Popen(
             [sys.executable, "-m", "localcloud", "serve", "--port", str(port)],

@@ -29,8 +29,7 @@ import requests
 import xgboost as xgb
 from sklearn.datasets import make_classification
 
-from benchmarks.common import localcloud_process, report, summary, timed
-from localcloud.sagemaker.hosting import _free_port
+from benchmarks.common import free_port, localcloud_process, report, summary, timed
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/Benchmark"
@@ -128,7 +127,7 @@ def main() -> None:
             archive = s3.get_object(Bucket=BUCKET, Key=artifact.split(f"{BUCKET}/", 1)[1])["Body"].read()
             with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
                 tar.extractall(model_dir, filter="data")
-            port = _free_port()
+            port = free_port()
             container = subprocess.Popen(
                 [sys.executable, "-m", "localcloud.algorithms.xgboost", "serve"],
                 env={**os.environ, "OPT_ML": directory, "SAGEMAKER_BIND_TO_PORT": str(port), "OMP_NUM_THREADS": "1"},

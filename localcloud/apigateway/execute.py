@@ -61,16 +61,16 @@ def handle(request: Request, api_id: str, stage_name: str, path: str) -> Respons
         stage = api.stages.get(stage_name)
         if stage is None:
             raise missing_token()
-        resource, path_parameters = match_resource(api, path)
+        resource, resource_path, path_parameters = match_resource(api, path)
         method = resource.resource_methods.get(request.method) or resource.resource_methods.get("ANY")
         if method is None or method.method_integration is None:
             raise missing_token()
         integration = method.method_integration
         function = lambda_function(integration.uri, region)
-        source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{request.method}{resource.get_path()}"
+        source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{request.method}{resource_path}"
         require_permission(function, source_arn)
         if integration.integration_type == "AWS_PROXY":
-            event = proxy_event(request, api, stage, resource, path, path_parameters, request_id, region)
+            event = proxy_event(request, api, stage, resource, resource_path, path, path_parameters, request_id, region)
             return proxy_response(invoke(function, event))
         if integration.integration_type == "AWS":
             return lambda_integration_response(integration, invoke(function, request.get_data()))
@@ -101,20 +101,21 @@ def find_api(api_id: str) -> tuple[RestAPI, str]:
 
 
 def match_resource(api: RestAPI, path: str):
-    """The resource that serves ``path`` and its path parameters, as API Gateway picks it."""
+    """The resource that serves ``path``, its resource path and its path parameters, as API Gateway picks it."""
     request_parts = [unquote(part) for part in path.strip("/").split("/") if part]
     best = None
     for resource in api.resources.values():
-        template_parts = [part for part in resource.get_path().strip("/").split("/") if part]
+        resource_path = resource.get_path()
+        template_parts = [part for part in resource_path.strip("/").split("/") if part]
         match = _match_parts(template_parts, request_parts)
         if match is None:
             continue
         rank, parameters = match
         if best is None or rank > best[0]:
-            best = (rank, resource, parameters)
+            best = (rank, resource, resource_path, parameters)
     if best is None:
         raise missing_token()
-    return best[1], best[2]
+    return best[1], best[2], best[3]
 
 
 def _match_parts(template: list[str], request: list[str]):
@@ -192,7 +193,8 @@ def invoke(function, event):
     return result
 
 
-def proxy_event(request: Request, api, stage, resource, path, path_parameters, request_id, region) -> dict:
+def proxy_event(request: Request, api, stage, resource, resource_path, path, path_parameters, request_id,
+                region) -> dict:
     """Lambda proxy integration event, payload format version 1.0."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
@@ -205,7 +207,7 @@ def proxy_event(request: Request, api, stage, resource, path, path_parameters, r
     body, is_base64 = _event_body(body_bytes, request.mimetype, api.binaryMediaTypes)
     now = datetime.now(UTC)
     return {
-        "resource": resource.get_path(),
+        "resource": resource_path,
         "path": path,
         "httpMethod": request.method,
         "headers": headers or None,
@@ -216,7 +218,7 @@ def proxy_event(request: Request, api, stage, resource, path, path_parameters, r
         "stageVariables": dict(stage.variables) or None,
         "requestContext": {
             "resourceId": resource.id,
-            "resourcePath": resource.get_path(),
+            "resourcePath": resource_path,
             "httpMethod": request.method,
             "extendedRequestId": request_id,
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),

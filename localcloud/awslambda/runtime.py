@@ -270,7 +270,8 @@ class LambdaRuntime:
             return worker
         if worker is not None:  # died while idle
             self._release(worker, keep=False)
-        worker = _Worker(spec, self._code_dir(spec), self._environment(spec), self._log_path())
+        code_dir = self._code_dir(spec)
+        worker = _Worker(spec, code_dir, self._environment(spec, code_dir), self._log_path())
         with self._lock:
             self._busy.add(worker)
         return worker
@@ -299,7 +300,7 @@ class LambdaRuntime:
     def _log_path(self) -> Path:
         return self.work_dir / "logs" / f"{uuid.uuid4().hex}.log"
 
-    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+    def _environment(self, spec: FunctionSpec, code_dir: Path) -> dict[str, str]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
@@ -318,7 +319,7 @@ class LambdaRuntime:
                 "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
                 "AWS_REGION": spec.region,
                 "AWS_DEFAULT_REGION": spec.region,
-                "LAMBDA_TASK_ROOT": str(self._code_dir(spec)),
+                "LAMBDA_TASK_ROOT": str(code_dir),
                 "LAMBDA_RUNTIME_DIR": str(WORKER_SCRIPT.parent),
             }
         )

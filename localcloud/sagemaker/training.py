@@ -148,6 +148,10 @@ class TrainingRunner:
         )
         with self._lock:
             self._processes[job.name] = process
+        # A StopTrainingJob that came after the status turned Training but before the process was
+        # registered found nothing to signal; the flag it set is still here.
+        if job.stop_requested:
+            terminate(process)
         max_runtime = job.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS)
         timer = threading.Timer(max_runtime, self._time_out, args=(process,))
         timer.start()

@@ -222,3 +222,12 @@ def test_the_low_level_flow_uses_botos_waiters(aws, train_uri, unique):
     sagemaker.delete_endpoint(EndpointName=name)
     sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig={"Delay": 1})
     assert name not in [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+
+
+def test_a_job_stopped_as_soon_as_it_is_created_never_trains_to_the_end(aws, train_uri, unique):
+    name = f"stop-at-once-{unique}"
+    aws("sagemaker").create_training_job(**training_request(
+        name, train_uri, hyperparameters={"num_round": 1_000_000, "max_depth": 6}))
+    aws("sagemaker").stop_training_job(TrainingJobName=name)
+    job = wait_for_job(aws("sagemaker"), name)
+    assert job["TrainingJobStatus"] == "Stopped"

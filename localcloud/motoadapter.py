@@ -1,0 +1,59 @@
+"""The one door between localcloud and moto's internals.
+
+localcloud replaces a few of moto's functions and reads some of its private attributes.  Each such
+touchpoint goes through :func:`replace` or :func:`require`, which check when localcloud starts that
+the attribute still exists and, for functions, still takes the parameters localcloud passes.  A moto
+release that renames or reshapes one then stops localcloud at start-up with :class:`MotoIncompatible`
+naming it, instead of silently falling back to moto's own (fake) behaviour.
+
+Every service keeps its touchpoints in ``localcloud/<service>/moto_patches.py``; :data:`TOUCHPOINTS`
+lists what was checked, for the health check and the moto-upgrade test.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import moto
+
+TOUCHPOINTS: list[str] = []
+
+
+class MotoIncompatible(RuntimeError):
+    """The installed moto lacks something localcloud relies on."""
+
+
+def _label(owner: Any, attribute: str) -> str:
+    return f"{getattr(owner, '__module__', '')}.{getattr(owner, '__qualname__', getattr(owner, '__name__', owner))}.{attribute}"
+
+
+def require(owner: Any, attribute: str, parameters: tuple[str, ...] = ()) -> Any:
+    """``owner.attribute``, after checking it exists and that, if it is a function, its leading
+    parameters are named ``parameters`` (``self`` included for methods read from a class)."""
+    label = _label(owner, attribute)
+    try:
+        value = inspect.getattr_static(owner, attribute)
+    except AttributeError:
+        raise MotoIncompatible(f"moto {moto.__version__} has no {label}; localcloud needs it. "
+                               "Install the moto version requirements.txt pins.") from None
+    if parameters:
+        function = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
+        try:
+            names = tuple(inspect.signature(function).parameters)
+        except (TypeError, ValueError):
+            names = ()
+        if names[: len(parameters)] != parameters:
+            raise MotoIncompatible(f"moto {moto.__version__} changed {label}{names}; localcloud expects it to take "
+                                   f"{parameters}. Install the moto version requirements.txt pins.")
+    if label not in TOUCHPOINTS:
+        TOUCHPOINTS.append(label)
+    return getattr(owner, attribute)
+
+
+def replace(owner: Any, attribute: str, replacement: Any, parameters: tuple[str, ...] = ()) -> Any:
+    """Put ``replacement`` in place of ``owner.attribute`` and return what was there (checked as
+    :func:`require` does)."""
+    original = require(owner, attribute, parameters)
+    setattr(owner, attribute, replacement)
+    return original

@@ -12,9 +12,9 @@ names things, packages Lambda folders, deploys templates with a progress bar and
 
 from workshop.billing import billable_endpoints, show_billable
 from workshop.lambdas import package_lambda
-from workshop.names import PREFIX, name, unique_name
+from workshop.names import PREFIX, TAG, name, unique_name
 from workshop.stacks import StackFailed, delete_stack, deploy_stack, stack_outputs
 from workshop.target import ROOT, Target, api_url, connect
 
-__all__ = ["PREFIX", "ROOT", "StackFailed", "Target", "api_url", "billable_endpoints", "connect", "delete_stack",
+__all__ = ["PREFIX", "ROOT", "StackFailed", "TAG", "Target", "api_url", "billable_endpoints", "connect", "delete_stack",
            "deploy_stack", "name", "package_lambda", "show_billable", "stack_outputs", "unique_name"]

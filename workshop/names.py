@@ -6,6 +6,9 @@ from __future__ import annotations
 import time
 
 PREFIX = "workshop-"
+# Some names are the source workshops' own (``classifyRoomOccupancy``, ``nabirds-species-identifier``);
+# this tag, on every resource that takes tags, is what ``99_cleanup`` finds them by.
+TAG = {"Key": "workshop", "Value": "serverless-ml"}
 
 
 def name(*parts: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import statistics
@@ -12,6 +13,10 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import boto3
 
 
 def timed(call: Callable[[], object], repeat: int) -> list[float]:
@@ -46,9 +51,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class Running(NamedTuple):
+    endpoint_url: str
+    session: boto3.session.Session  # holds the instance's credentials
+
+    def client(self, service: str):
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
+
 @contextlib.contextmanager
 def localcloud_process():
-    """A localcloud in its own process, as notebooks and CI use it; yields its endpoint URL."""
+    """A localcloud in its own process, as notebooks and CI use it."""
     port = free_port()
     with tempfile.TemporaryDirectory() as home:
         process = subprocess.Popen(
@@ -66,7 +79,10 @@ def localcloud_process():
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise RuntimeError("localcloud did not start") from None
                     time.sleep(0.1)
-            yield endpoint_url
+            state = json.loads((Path(home) / "state.json").read_text())
+            yield Running(endpoint_url, boto3.session.Session(
+                aws_access_key_id=state["access_key_id"], aws_secret_access_key=state["secret_access_key"],
+                region_name="us-east-1"))
         finally:
             process.terminate()
             process.wait(timeout=30)

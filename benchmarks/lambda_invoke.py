@@ -17,7 +17,6 @@ import json
 import types
 import zipfile
 
-import boto3
 import requests
 
 from benchmarks.common import localcloud_process, report, summary, timed
@@ -56,8 +55,7 @@ def main() -> None:
     handler = in_process_handler()
     baseline = summary(timed(lambda: json.dumps(handler(json.loads(payload), None)), args.repeat))
 
-    with localcloud_process() as endpoint_url:
-        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    with localcloud_process() as (endpoint_url, session):
         lam = session.client("lambda", endpoint_url=endpoint_url)
         apigateway = session.client("apigateway", endpoint_url=endpoint_url)
         role = session.client("iam", endpoint_url=endpoint_url).create_role(

@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pandas as pd
 import requests
@@ -89,8 +88,7 @@ def main() -> None:
     xgb.train(params, xgb.DMatrix(frame[:, 1:], label=frame[:, 0]), num_boost_round=args.rounds)
     raw_read_train = time.perf_counter() - started
 
-    with localcloud_process() as endpoint_url:
-        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    with localcloud_process() as (endpoint_url, session):
         s3 = session.client("s3", endpoint_url=endpoint_url)
         sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
         runtime = session.client("sagemaker-runtime", endpoint_url=endpoint_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,6 +20,13 @@ START_TIMEOUT_SECONDS = 60
 
 def state_file() -> Path:
     return config.home() / "state.json"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only this user can read: the state file holds the instance's secret key."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
 
 
 def read_state() -> dict | None:
@@ -47,12 +55,14 @@ def serve(args: argparse.Namespace) -> int:
     from localcloud.core import LocalCloud
 
     home = config.home()
-    cloud = LocalCloud(host=args.host, port=args.port, work_dir=home / "work", access_log=args.access_log)
+    cloud = LocalCloud(host=args.host, port=args.port, work_dir=home / "work", access_log=args.access_log,
+                       allowed_origins=frozenset(args.allow_origin), moto_api=args.moto_api)
     cloud.start()
     state = {"pid": os.getpid(), "host": args.host, "port": cloud.port, "endpoint_url": cloud.endpoint_url,
-             "sdk_config": str(cloud.sdk_config_path)}
+             "sdk_config": str(cloud.sdk_config_path), "access_key_id": cloud.credentials.access_key_id,
+             "secret_access_key": cloud.credentials.secret_access_key}
     home.mkdir(parents=True, exist_ok=True)
-    state_file().write_text(json.dumps(state))
+    write_private(state_file(), json.dumps(state))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"localcloud listening on {cloud.endpoint_url} (Ctrl-C to stop)", flush=True)
     try:
@@ -76,7 +86,8 @@ def start(args: argparse.Namespace) -> int:
     log_path = home / "localcloud.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud", "serve", "--host", args.host, "--port", str(args.port)],
+            [sys.executable, "-m", "localcloud", "serve", "--host", args.host, "--port", str(args.port),
+             *(f"--allow-origin={origin}" for origin in args.allow_origin), *(["--moto-api"] if args.moto_api else [])],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -132,15 +143,19 @@ def status(args: argparse.Namespace) -> int:
 
 def env(args: argparse.Namespace) -> int:
     state = running_state()
-    if state:
-        endpoint_url, sdk_config = state["endpoint_url"], Path(state["sdk_config"])
-    else:
-        print("# localcloud is not running: start it with `python -m localcloud start`", file=sys.stderr)
-        endpoint_url = f"http://{config.DEFAULT_HOST}:{args.port}"
-        sdk_config = config.write_sagemaker_sdk_config(config.home())
-    for name, value in config.client_env(endpoint_url, sdk_config).items():
-        print(f"export {name}={value}")
+    if not state:
+        print("localcloud is not running: start it with `python -m localcloud start`; its credentials are "
+              "generated at start.", file=sys.stderr)
+        return 1
+    for name, value in client_env(state).items():
+        print(f"export {name}={shlex.quote(value)}")
     return 0
+
+
+def client_env(state: dict) -> dict[str, str]:
+    """The client environment for the running localcloud that ``state`` describes."""
+    return config.client_env(state["endpoint_url"], state["access_key_id"], state["secret_access_key"],
+                             Path(state["sdk_config"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
                                  help="address to bind (default 127.0.0.1; anything else exposes it)")
         if name in ("serve", "start", "env"):
             command.add_argument("--port", type=int, default=config.DEFAULT_PORT)
+        if name in ("serve", "start"):
+            command.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                                 help="a web page origin (e.g. http://example.test:8080) that may call the AWS APIs, "
+                                      "besides loopback pages; repeatable (also LOCALCLOUD_ALLOWED_ORIGINS)")
+            command.add_argument("--moto-api", action="store_true",
+                                 help="open moto's /moto-api (reads and resets all state, unauthenticated)")
         if name == "serve":
             command.add_argument("--access-log", action="store_true",
                                  help="print a line per request (costs ~0.3 ms a request)")

@@ -7,8 +7,6 @@ from pathlib import Path
 
 ACCOUNT_ID = "123456789012"  # moto's default account: every request lands there
 DEFAULT_REGION = "us-east-1"
-ACCESS_KEY_ID = "test"
-SECRET_ACCESS_KEY = "test"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 
@@ -38,12 +36,14 @@ def write_sagemaker_sdk_config(directory: Path, region: str = DEFAULT_REGION) ->
     return path
 
 
-def client_env(endpoint_url: str, sdk_config: Path | None = None, region: str = DEFAULT_REGION) -> dict[str, str]:
-    """Environment variables that send boto3, awscli and the SageMaker SDK to ``endpoint_url``."""
+def client_env(endpoint_url: str, access_key_id: str, secret_access_key: str, sdk_config: Path | None = None,
+               region: str = DEFAULT_REGION) -> dict[str, str]:
+    """Environment variables that send boto3, awscli and the SageMaker SDK to ``endpoint_url`` with the
+    credentials that localcloud generated at start."""
     env = {
         "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_ACCESS_KEY_ID": access_key_id,
+        "AWS_SECRET_ACCESS_KEY": secret_access_key,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "AWS_EC2_METADATA_DISABLED": "true",

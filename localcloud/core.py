@@ -12,6 +12,7 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import make_server
 
 from localcloud import config
+from localcloud.auth import Credentials, allowed_origins_from_environment
 
 _install_lock = threading.Lock()
 
@@ -62,10 +63,14 @@ class LocalCloud:
     """
 
     def __init__(self, host: str = config.DEFAULT_HOST, port: int = config.DEFAULT_PORT,
-                 work_dir: Path | None = None, access_log: bool = False):
+                 work_dir: Path | None = None, access_log: bool = False,
+                 allowed_origins: frozenset[str] | None = None, moto_api: bool = False):
         self.host = host
         self.access_log = access_log
         self.port = port
+        self.credentials = Credentials.generate()
+        self.allowed_origins = allowed_origins_from_environment() | (allowed_origins or frozenset())
+        self.moto_api = moto_api
         self._own_work_dir = work_dir is None
         self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="localcloud-"))
         self._server = None
@@ -81,7 +86,8 @@ class LocalCloud:
     @property
     def env(self) -> dict[str, str]:
         """Client environment variables (``AWS_ENDPOINT_URL``, credentials, region, SDK config)."""
-        return config.client_env(self.endpoint_url, self.sdk_config_path)
+        return config.client_env(self.endpoint_url, self.credentials.access_key_id,
+                                 self.credentials.secret_access_key, self.sdk_config_path)
 
     @property
     def sdk_config_path(self) -> Path:
@@ -96,7 +102,7 @@ class LocalCloud:
         # AWS managed policies (AWSLambdaBasicExecutionRole, ...) exist in every real account.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         self._server = make_server(
-            self.host, self.port, LocalCloudApp(), threaded=True,
+            self.host, self.port, LocalCloudApp(self.credentials, self.allowed_origins, self.moto_api), threaded=True,
             request_handler=MotoRequestHandler if self.access_log else _QuietRequestHandler,
         )
         self.port = self._server.server_address[1]

@@ -7,15 +7,21 @@ answered here; everything else is an AWS API call and goes to moto.
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 import moto
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server import werkzeug_app
 from werkzeug.wrappers import Request, Response
 
 import localcloud
+from localcloud import motoadapter
 from localcloud.apigateway import execute
+from localcloud.auth import Credentials, Gate, cors_headers
+from localcloud.errors import error_response
 from localcloud.sagemaker import responses as sagemaker
+
+logger = logging.getLogger("localcloud")
 
 HEALTH_PATH = "/_localcloud/health"
 SERVICES = {
@@ -54,25 +60,86 @@ def execute_api_target(host: str, path: str) -> tuple[str, str, str] | None:
 
 
 class LocalCloudApp:
-    def __init__(self) -> None:
-        self.moto_app = DomainDispatcherApplication(create_backend_app)
+    """Routes each request, and is the one place where every failure becomes an AWS-shaped answer."""
+
+    def __init__(self, credentials: Credentials, allowed_origins: frozenset[str] = frozenset(),
+                 moto_api: bool = False) -> None:
+        # moto answers every origin with CORS headers; only the pages the gate allows may read answers.
+        motoadapter.replace(werkzeug_app, "DISABLE_GLOBAL_CORS", True)
+        self.moto_app = werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app)
+        self.gate = Gate(credentials, allowed_origins)
+        self.moto_api = moto_api
 
     def __call__(self, environ, start_response):
+        try:
+            response = self.route(environ)
+        except Exception:  # never a traceback or an HTML page: the client gets its service's error shape
+            logger.exception("localcloud failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            response = error_response(environ, 500, "InternalFailure",
+                                      "localcloud failed to process the request; its log has the details.",
+                                      sender_fault=False)
+        if response is None:
+            return self._moto(environ, start_response)
+        return response(environ, start_response)
+
+    def route(self, environ) -> Response | None:
+        """The answer localcloud gives itself, or None when moto answers."""
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH:
-            return self.health()(environ, start_response)
+            return self.health()
         target = execute_api_target(environ.get("HTTP_HOST", ""), path)
-        if target is not None:
-            return execute.handle(Request(environ), *target)(environ, start_response)
+        if target is not None:  # a deployed API is public, as on AWS; its CORS is the API's own
+            return execute.handle(Request(environ), *target)
+        refusal = self.gate.check(environ)
+        if refusal is not None:
+            return refusal
+        if path.startswith("/moto-api") and not self.moto_api:
+            return error_response(environ, 404, "NotFound", "moto's internal API is closed. Start localcloud with "
+                                  "--moto-api to open it (it reads and resets all state, unauthenticated).")
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("SageMaker."):
             request = Request(environ)
             operation = sagemaker.control_plane_operation(request)
             if operation is not None:
-                return sagemaker.handle_control_plane(request, operation)(environ, start_response)
+                return sagemaker.handle_control_plane(request, operation)
         invoke = sagemaker.INVOKE_PATH.match(path)
         if invoke and environ.get("REQUEST_METHOD") == "POST":
-            return sagemaker.invoke_endpoint(Request(environ), invoke["name"])(environ, start_response)
-        return self.moto_app(environ, start_response)
+            return sagemaker.invoke_endpoint(Request(environ), invoke["name"])
+        return None
+
+    def _moto(self, environ, start_response):
+        """moto's answer, with an allowed page's CORS headers; its HTML error pages and its exceptions
+        become the service's error shape."""
+        captured: list = []
+
+        def capture(status, headers, exc_info=None):
+            captured[:] = [status, headers]
+            return lambda data: None
+
+        try:
+            body = self.moto_app(environ, capture)
+        except NotImplementedError as error:
+            return error_response(environ, 501, "NotImplemented", f"localcloud does not implement this operation: "
+                                  f"{error}", sender_fault=False)(environ, start_response)
+        except Exception:
+            logger.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            return error_response(environ, 500, "InternalFailure", "The request could not be processed; "
+                                  "localcloud's log has the details.", sender_fault=False)(environ, start_response)
+        status, headers = captured
+        code = int(status.split()[0])
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        if code >= 400 and content_type.startswith("text/html"):
+            if hasattr(body, "close"):
+                body.close()
+            method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            if code in (404, 405):
+                return error_response(environ, code, "UnknownOperationException",
+                                      f"No operation answers {method} {path} here.")(environ, start_response)
+            logger.error("moto answered %s with an HTML page for %s %s", status, method, path)
+            return error_response(environ, 500, "InternalFailure", "The request could not be processed; "
+                                  "localcloud's log has the details.", sender_fault=False)(environ, start_response)
+        extra = list(cors_headers(environ).items()) if "HTTP_ORIGIN" in environ else []
+        start_response(status, headers + extra)
+        return body
 
     @staticmethod
     def health() -> Response:

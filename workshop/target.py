@@ -39,7 +39,7 @@ def connect() -> Target:
         raise ValueError(f"WORKSHOP_TARGET={name!r}: use 'local' (offline, the default) or 'aws'")
     if name == "local":
         from localcloud import config
-        from localcloud.cli import running_state
+        from localcloud.cli import client_env, running_state
 
         state = running_state()
         if state is None:
@@ -47,7 +47,7 @@ def connect() -> Target:
             state = running_state()
             if started.returncode != 0 or state is None:
                 raise RuntimeError(f"Could not start the local AWS emulator: {started.stderr or started.stdout}")
-        os.environ.update(config.client_env(state["endpoint_url"], Path(state["sdk_config"])))
+        os.environ.update(client_env(state))
         boto3.setup_default_session()
         _current = Target("local", config.DEFAULT_REGION, config.ACCOUNT_ID, state["endpoint_url"])
     else:

@@ -28,7 +28,9 @@ def cloud():
 def aws(cloud):
     """``aws("lambda")`` -> a boto3 client for the running localcloud."""
     session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+        aws_access_key_id=cloud.credentials.access_key_id,
+        aws_secret_access_key=cloud.credentials.secret_access_key,
+        region_name="us-east-1",
     )
     clients = {}
 

@@ -17,7 +17,7 @@ import fnmatch
 import json
 import logging
 import re
-import time
+import threading
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -30,7 +30,7 @@ from localcloud.config import ACCOUNT_ID
 
 logger = logging.getLogger("localcloud.apigateway")
 
-INTEGRATION_TIMEOUT_SECONDS = 29
+INTEGRATION_TIMEOUT_SECONDS = 29  # API Gateway's default and maximum for REST APIs
 _LAMBDA_URI = re.compile(
     r"^arn:aws[a-z-]*:apigateway:(?P<region>[a-z0-9-]+):lambda:path/2015-03-31/functions/(?P<function>.+)/invocations$"
 )
@@ -69,13 +69,17 @@ def handle(request: Request, api_id: str, stage_name: str, path: str) -> Respons
         function = lambda_function(integration.uri, region)
         source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{request.method}{resource_path}"
         require_permission(function, source_arn)
+        timeout = integration_timeout(integration)
         if integration.integration_type == "AWS_PROXY":
             event = proxy_event(request, api, stage, resource, resource_path, path, path_parameters, request_id, region)
-            return proxy_response(invoke(function, event))
+            return proxy_response(invoke(function, json.dumps(event).encode("utf-8"), timeout))
         if integration.integration_type == "AWS":
-            return lambda_integration_response(integration, invoke(function, request.get_data()))
+            return lambda_integration_response(integration, invoke(function, passthrough_event(request), timeout))
         raise internal_error(f"integration type {integration.integration_type} is not supported by localcloud")
-    except GatewayError as error:
+    except Exception as unexpected:  # API Gateway answers its own errors, and every other failure, in JSON
+        error = unexpected if isinstance(unexpected, GatewayError) else GatewayError(500, "Internal server error")
+        if not isinstance(unexpected, GatewayError):
+            logger.exception("API %s stage %s %s %s failed", api_id, stage_name, request.method, path)
         if error.status >= 500:
             logger.warning("API %s stage %s %s %s: %s", api_id, stage_name, request.method, path, error)
         return Response(
@@ -183,14 +187,48 @@ def require_permission(function, source_arn: str) -> None:
     )
 
 
-def invoke(function, event):
-    """Run the integration's function; the caller reads ``function_error`` itself."""
-    payload = event if isinstance(event, bytes) else json.dumps(event).encode("utf-8")
-    started = time.monotonic()
-    result = lambda_models.invoke_function(function, payload or b"{}")
-    if time.monotonic() - started > INTEGRATION_TIMEOUT_SECONDS:
+def integration_timeout(integration) -> float:
+    """``TimeoutInMillis`` (50 ms to 29 s), or API Gateway's default of 29 s."""
+    try:
+        millis = int(integration.timeout_in_millis or INTEGRATION_TIMEOUT_SECONDS * 1000)
+    except (TypeError, ValueError):
+        millis = INTEGRATION_TIMEOUT_SECONDS * 1000
+    return min(max(millis, 50), INTEGRATION_TIMEOUT_SECONDS * 1000) / 1000
+
+
+def passthrough_event(request: Request) -> bytes:
+    """The body a non-proxy Lambda integration passes through: it must parse as JSON, as Lambda requires."""
+    body = request.get_data() or b"{}"
+    try:
+        json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise GatewayError(400, f"Could not parse request body into json: {error}") from None
+    return body
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"Unrecognized token '{name}'")
+
+
+def invoke(function, payload: bytes, timeout: float):
+    """Run the integration's function; past ``timeout`` answer 504 while the function runs on, as on AWS.
+    The caller reads ``function_error`` itself."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = lambda_models.invoke_function(function, payload)
+        except Exception as error:  # reported to the waiting request below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name=f"apigateway-{function.function_name}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
         raise GatewayError(504, "Endpoint request timed out")
-    return result
+    if "error" in outcome:
+        raise internal_error(f"Lambda invocation failed: {outcome['error']}")
+    return outcome["result"]
 
 
 def proxy_event(request: Request, api, stage, resource, resource_path, path, path_parameters, request_id,
@@ -281,14 +319,20 @@ def proxy_response(invocation) -> Response:
         raise internal_error("Malformed Lambda proxy response: body must be a string")
     data = (body or "").encode("utf-8")
     if result.get("isBase64Encoded"):
-        data = base64.b64decode(data)
+        try:
+            data = base64.b64decode(data, validate=True)
+        except ValueError:
+            raise internal_error("Malformed Lambda proxy response: body is not valid base64") from None
     response = Response(data, status=result.get("statusCode", 200))
     response.headers.pop("Content-Type", None)
-    for name, value in (result.get("headers") or {}).items():
-        response.headers[name] = str(value)
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        for value in values:
-            response.headers.add(name, str(value))
+    try:
+        for name, value in (result.get("headers") or {}).items():
+            response.headers[name] = str(value)
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            for value in values:
+                response.headers.add(name, str(value))
+    except (ValueError, TypeError, AttributeError) as error:
+        raise internal_error(f"Malformed Lambda proxy response: invalid headers ({error})") from None
     if "Content-Type" not in response.headers:
         response.headers["Content-Type"] = "application/json"
     return response
@@ -305,7 +349,12 @@ def lambda_integration_response(integration, invocation) -> Response:
     if invocation.function_error:
         message = str(invocation.error.get("errorMessage", ""))
         for candidate in responses:
-            if candidate.selection_pattern and re.fullmatch(candidate.selection_pattern, message, re.S):
+            try:
+                matched = candidate.selection_pattern and re.fullmatch(candidate.selection_pattern, message, re.S)
+            except re.error as error:
+                raise GatewayError(500, "Internal server error", f"Execution failed due to configuration error: "
+                                   f"invalid selection pattern {candidate.selection_pattern!r}: {error}") from None
+            if matched:
                 chosen = candidate
                 break
     if chosen is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 import requests
@@ -31,9 +32,10 @@ def handler(event, context):
 def deploy_api(aws, make_function):
     """Build a REST API whose ``paths`` (``"/a/{id}"``) each have ``method`` -> one Lambda."""
 
-    def deploy(paths, method="ANY", integration="AWS_PROXY", source=ECHO, permission=True, stage="dev"):
+    def deploy(paths, method="ANY", integration="AWS_PROXY", source=ECHO, permission=True, stage="dev",
+               timeout_ms=None, selection_pattern="Bad request.*", **function_config):
         apigateway, lam = aws("apigateway"), aws("lambda")
-        function = make_function({"app.py": source})
+        function = make_function({"app.py": source}, **function_config)
         function_arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
         api_id = apigateway.create_rest_api(name=f"api-{function}")["id"]
         root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
@@ -45,12 +47,13 @@ def deploy_api(aws, make_function):
             apigateway.put_integration(
                 restApiId=api_id, resourceId=parent, httpMethod=method, type=integration, integrationHttpMethod="POST",
                 uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+                **({"timeoutInMillis": timeout_ms} if timeout_ms else {}),
             )
             if integration == "AWS":
                 apigateway.put_integration_response(restApiId=api_id, resourceId=parent, httpMethod=method,
                                                     statusCode="200", selectionPattern="")
                 apigateway.put_integration_response(restApiId=api_id, resourceId=parent, httpMethod=method,
-                                                    statusCode="400", selectionPattern="Bad request.*")
+                                                    statusCode="400", selectionPattern=selection_pattern)
         apigateway.create_deployment(restApiId=api_id, stageName=stage, variables={"v": "1"})
         if permission:
             lam.add_permission(FunctionName=function, StatementId="apigw", Action="lambda:InvokeFunction",
@@ -174,3 +177,73 @@ def test_health_endpoint_lists_services(cloud):
     health = requests.get(f"{cloud.endpoint_url}/_localcloud/health", timeout=10).json()
     assert health["status"] == "running"
     assert {"lambda", "apigateway", "cloudformation", "s3", "sns"} <= set(health["services"])
+
+
+MISBEHAVING = """
+import json, time
+
+def handler(event, context):
+    body = event.get("body") if isinstance(event, dict) else None
+    if body == "bad-base64":
+        return {"statusCode": 200, "isBase64Encoded": True, "body": "not*base64!"}
+    if body == "newline-header":
+        return {"statusCode": 200, "headers": {"X-Bad": "a\\r\\nSet-Cookie: injected=1"}, "body": "x"}
+    if body == "slow":
+        headers = {name.lower(): value for name, value in event["headers"].items()}
+        time.sleep(float(headers.get("x-sleep", "3")))
+    return {"statusCode": 200, "body": json.dumps({"ok": True})}
+"""
+
+
+@pytest.mark.parametrize("body", ["bad-base64", "newline-header"])
+def test_a_malformed_proxy_answer_is_a_json_502(cloud, deploy_api, body):
+    api_id = deploy_api(["/x"], source=MISBEHAVING)
+    response = requests.post(url(cloud, api_id, "/x"), data=body, timeout=30)
+    assert response.status_code == 502
+    assert response.json() == {"message": "Internal server error"}
+    assert "injected" not in response.headers.get("Set-Cookie", "")
+
+
+def test_a_non_python_runtime_behind_an_api_is_a_json_502(cloud, deploy_api):
+    api_id = deploy_api(["/x"], source=MISBEHAVING, Runtime="nodejs20.x")
+    response = requests.get(url(cloud, api_id, "/x"), timeout=30)
+    assert response.status_code == 502
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_an_invalid_selection_pattern_is_a_json_500(cloud, deploy_api):
+    api_id = deploy_api(["/x"], integration="AWS", source="def handler(e, c):\n    raise ValueError('Bad request')\n",
+                        selection_pattern="Bad request(")
+    response = requests.post(url(cloud, api_id, "/x"), json={}, timeout=30)
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_a_non_json_body_to_a_non_proxy_integration_is_a_400_and_the_function_keeps_serving(cloud, deploy_api):
+    """API Gateway passes the body through to Lambda, which accepts only JSON: API Gateway answers 400."""
+    api_id = deploy_api(["/x"], integration="AWS", source="def handler(e, c):\n    return {'got': e}\n")
+    for bad in ("not json", '{"a": NaN}', "[" * 5000):
+        response = requests.post(url(cloud, api_id, "/x"), data=bad, timeout=30)
+        assert response.status_code == 400
+        assert response.json()["message"].startswith("Could not parse request body into json")
+    assert requests.post(url(cloud, api_id, "/x"), json={"a": 1}, timeout=30).json() == {"got": {"a": 1}}
+
+
+def test_the_integration_timeout_answers_504_while_the_function_runs(cloud, deploy_api):
+    api_id = deploy_api(["/x"], source=MISBEHAVING, timeout_ms=1000, Timeout=10)
+    started = time.monotonic()
+    response = requests.post(url(cloud, api_id, "/x"), data="slow", headers={"x-sleep": "4"}, timeout=30)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert response.json() == {"message": "Endpoint request timed out"}
+    assert elapsed < 3.5  # answered at TimeoutInMillis, not when the 4 s function finished
+
+
+@pytest.mark.slow
+def test_the_29_second_limit_is_applied_at_29_seconds(cloud, deploy_api):
+    api_id = deploy_api(["/x"], source=MISBEHAVING, Timeout=60)
+    started = time.monotonic()
+    response = requests.post(url(cloud, api_id, "/x"), data="slow", headers={"x-sleep": "40"}, timeout=60)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert 28.5 < elapsed < 33

@@ -16,6 +16,8 @@ from moto.awslambda import models as lambda_models
 from moto.awslambda.utils import get_backend as get_lambda_backend
 from moto.core.exceptions import JsonRESTError
 
+from localcloud.awslambda import event_sources, moto_patches
+from localcloud.awslambda.packaging import PANDAS_LAYER_SHA256, LayerContent, is_pandas_layer
 from localcloud.awslambda.runtime import FunctionSpec, InvocationResult, LambdaRuntime, UnsupportedRuntime
 
 logger = logging.getLogger("localcloud.lambda")
@@ -63,7 +65,18 @@ def function_spec(fn: lambda_models.LambdaFunction) -> FunctionSpec:
         code_sha256=fn.code_sha_256.replace("/", "_").replace("+", "-"),
         code_zip=fn.code_bytes,
         last_modified=str(fn.last_modified),
+        layers=tuple(_layer_content(fn, layer["Arn"]) for layer in fn.layers or []),
     )
+
+
+def _layer_content(fn: lambda_models.LambdaFunction, arn: str) -> LayerContent:
+    if is_pandas_layer(arn):
+        return LayerContent(arn, PANDAS_LAYER_SHA256)
+    version = get_lambda_backend(fn.account_id, fn.region).layers_versions_by_arn(arn)
+    if version is None:  # Lambda keeps a copy for the functions using it; localcloud does not
+        raise InvalidRuntimeException(f"Layer version {arn} was deleted; localcloud cannot start the function "
+                                      "without it. Update the function's Layers.")
+    return LayerContent(arn, version.code_sha_256, version.code_bytes)
 
 
 def invoke_function(fn: lambda_models.LambdaFunction, event: bytes) -> InvocationResult:
@@ -137,5 +150,7 @@ def install(runtime: LambdaRuntime) -> None:
     """Route moto's Lambda invocations to ``runtime``."""
     global _runtime
     _runtime = runtime
+    moto_patches.install()
+    event_sources.POLLERS.bind(invoke_function, runtime.closed)
     lambda_models.LambdaFunction.invoke = _invoke
     lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda

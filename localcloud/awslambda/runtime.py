@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from localcloud.awslambda import worker as worker_protocol
+from localcloud.awslambda.packaging import LayerContent, Packaging
 
 WORKER_SCRIPT = Path(worker_protocol.__file__)
 LOG_TAIL_BYTES = 4096
@@ -58,6 +59,7 @@ class FunctionSpec:
     code_sha256: str
     code_zip: bytes = field(repr=False, compare=False)
     last_modified: str = ""
+    layers: tuple[LayerContent, ...] = ()
 
     @property
     def log_group(self) -> str:
@@ -76,6 +78,7 @@ class FunctionSpec:
             sorted(self.environment.items()),
             self.code_sha256,
             self.last_modified,
+            [(layer.arn, layer.code_sha256) for layer in self.layers],
         ]
         return hashlib.sha256(json.dumps(config).encode()).hexdigest()
 
@@ -117,7 +120,8 @@ class _Worker:
         self.spawned = time.perf_counter()
         with open(log_path, "wb") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, "-u", str(WORKER_SCRIPT), str(request_read), str(response_write)],
+                # -I -S: no site-packages; the worker builds sys.path from PYTHONPATH (packaging.py).
+                [sys.executable, "-I", "-S", "-u", str(WORKER_SCRIPT), str(request_read), str(response_write)],
                 cwd=code_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -203,6 +207,8 @@ class LambdaRuntime:
         self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
         self._async = ThreadPoolExecutor(ASYNC_CONCURRENCY, thread_name_prefix="lambda-async")
+        self.packaging = Packaging(self.work_dir)
+        self.closed = threading.Event()  # set by shutdown(); event source pollers stop on it
         (self.work_dir / "code").mkdir(parents=True, exist_ok=True)
         (self.work_dir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -239,6 +245,7 @@ class LambdaRuntime:
         return request_id
 
     def shutdown(self) -> None:
+        self.closed.set()
         self._async.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             workers = [w for idle in self._idle.values() for w in idle] + list(self._busy)
@@ -321,6 +328,7 @@ class LambdaRuntime:
                 "AWS_DEFAULT_REGION": spec.region,
                 "LAMBDA_TASK_ROOT": str(code_dir),
                 "LAMBDA_RUNTIME_DIR": str(WORKER_SCRIPT.parent),
+                "PYTHONPATH": os.pathsep.join(self.packaging.python_path(spec.runtime, spec.layers)),
             }
         )
         return env

@@ -163,7 +163,8 @@ def _peak_memory_kb():
 def main():
     request_fd, response_fd = int(sys.argv[1]), int(sys.argv[2])
     sys.stdout.reconfigure(line_buffering=True)
-    sys.path.insert(0, os.getcwd())
+    # Started with -I -S: sys.path holds the standard library only. Lambda's order follows.
+    sys.path[:0] = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     request_filter = _configure_logging()
 
     handler, init_error = _load_handler(os.environ["_HANDLER"])

@@ -62,6 +62,13 @@ def _check_function(properties: dict) -> str | None:
     return None
 
 
+def _check_event_source_mapping(properties: dict) -> str | None:
+    source = properties.get("EventSourceArn")
+    if isinstance(source, str) and ":sqs:" not in source:
+        return "localcloud polls SQS queues only; other event sources are not delivered"
+    return None
+
+
 SUPPORTED: dict[str, Support] = {
     "AWS::IAM::Role": _support(
         "RoleName AssumeRolePolicyDocument Policies ManagedPolicyArns Path Description "
@@ -73,8 +80,14 @@ SUPPORTED: dict[str, Support] = {
     "AWS::IAM::ManagedPolicy": _support("ManagedPolicyName PolicyDocument Description Path Roles Users Groups"),
     "AWS::Lambda::Function": _support(
         "FunctionName Code Handler Role Runtime Description MemorySize Timeout Environment Tags "
-        "Architectures ReservedConcurrentExecutions PackageType",
+        "Architectures ReservedConcurrentExecutions PackageType Layers",
         check=_check_function,
+    ),
+    "AWS::Lambda::LayerVersion": _support("LayerName Content Description CompatibleRuntimes CompatibleArchitectures "
+                                          "LicenseInfo"),
+    "AWS::Lambda::EventSourceMapping": _support(
+        "EventSourceArn FunctionName BatchSize Enabled MaximumBatchingWindowInSeconds FunctionResponseTypes",
+        check=_check_event_source_mapping,
     ),
     "AWS::Lambda::Permission": _support("FunctionName Action Principal SourceArn SourceAccount"),
     "AWS::Lambda::Version": _support("FunctionName Description"),

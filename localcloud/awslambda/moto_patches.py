@@ -1,0 +1,154 @@
+"""Where localcloud's Lambda changes moto's behaviour (each through :mod:`localcloud.motoadapter`).
+
+* Layers: a layer version ARN resolves only in its own account and region (moto matched the name
+  alone), and AWS's public AWS SDK for pandas layer resolves by ARN (:mod:`.packaging`).
+* CloudFormation: ``AWS::Lambda::Function`` keeps its ``Layers``; ``AWS::Lambda::LayerVersion``
+  keeps its ``LayerName`` and ``CompatibleArchitectures`` and its ``Ref`` is the version ARN.
+* SQS event source mappings are polled by :mod:`.event_sources` instead of being invoked inside
+  ``SendMessage``; BatchSize and MaximumBatchingWindowInSeconds are checked with Lambda's limits.
+* Concurrency: ``DeleteFunction`` ends the function's execution environments; the reservations
+  ``PutFunctionConcurrency`` stored are read here for the runtime's throttling.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from moto.awslambda import models as lambda_models
+from moto.awslambda.exceptions import InvalidParameterValueException
+from moto.sqs.models import sqs_backends
+
+from localcloud import motoadapter
+from localcloud.awslambda import event_sources
+from localcloud.awslambda.packaging import is_pandas_layer
+
+_install_lock = threading.Lock()
+_installed = False
+
+
+class ManagedLayerVersion:
+    """A version of a layer AWS publishes from its own account (what a function's ``Layers`` needs)."""
+
+    def __init__(self, arn: str):
+        self.arn = arn
+        self.code_size = 0  # the real layer's size is not known offline
+        self.code_sha_256 = ""
+
+
+def _layers_versions_by_arn(original):
+    def layers_versions_by_arn(self: lambda_models.LambdaBackend, layer_version_arn: str):
+        if is_pandas_layer(layer_version_arn):
+            region = layer_version_arn.split(":")[3]
+            return ManagedLayerVersion(layer_version_arn) if region == self.region_name else None
+        parts = layer_version_arn.split(":")
+        if len(parts) != 8 or parts[3] != self.region_name or parts[4] != self.account_id:
+            return None
+        return original(self, layer_version_arn)
+
+    return layers_versions_by_arn
+
+
+def _function_from_cloudformation(original):
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any):
+        function = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        layers = cloudformation_json["Properties"].get("Layers")
+        if layers:
+            function.layers = function._get_layers_data(layers)
+        return function
+
+    return classmethod(create_from_cloudformation_json)
+
+
+class StackLayerVersion(lambda_models.LayerVersion):
+    """A layer version a stack created: its ``Ref`` is its ARN and deleting the stack deletes it."""
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        lambda_models.get_backend(account_id, region_name).delete_layer_version(self.name, str(self.version))
+
+
+def _layer_from_cloudformation(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                               account_id: str, region_name: str, **kwargs: Any):
+    properties = cloudformation_json["Properties"]
+    spec = {"LayerName": properties.get("LayerName") or resource_name, "Content": properties["Content"]}
+    for name in ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"):
+        if name in properties:
+            spec[name] = properties[name]
+    layer_version = lambda_models.get_backend(account_id, region_name).publish_layer_version(spec)
+    layer_version.__class__ = StackLayerVersion
+    return layer_version
+
+
+def _check_sqs_mapping(spec: dict[str, Any], fifo: bool) -> None:
+    batch_size = int(spec.get("BatchSize") or 10)
+    window = int(spec.get("MaximumBatchingWindowInSeconds") or 0)
+    limit = 10 if fifo else 10000
+    if not 1 <= batch_size <= limit:
+        raise InvalidParameterValueException(f"BatchSize must be between 1 and {limit} for this event source; "
+                                             f"got {batch_size}.")
+    if not 0 <= window <= 300:
+        raise InvalidParameterValueException("MaximumBatchingWindowInSeconds must be between 0 and 300.")
+    if batch_size > 10 and window < 1:
+        raise InvalidParameterValueException(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
+    unknown = set(spec.get("FunctionResponseTypes") or []) - {"ReportBatchItemFailures"}
+    if unknown:
+        raise InvalidParameterValueException(f"Unsupported FunctionResponseTypes {sorted(unknown)}; "
+                                             "the only one is ReportBatchItemFailures.")
+
+
+def _create_event_source_mapping(original):
+    def create_event_source_mapping(self: lambda_models.LambdaBackend, spec: dict[str, Any]):
+        source = spec.get("EventSourceArn") or ""
+        if not event_sources.is_sqs(source):
+            return original(self, spec)
+        _check_sqs_mapping(spec, source.endswith(".fifo"))
+        mapping = original(self, spec)
+        # moto would invoke inside SendMessage; Lambda's poller does it instead.
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            if queue.queue_arn == source:
+                queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        event_sources.POLLERS.start(self.account_id, self.region_name, mapping.uuid)
+        return mapping
+
+    return create_event_source_mapping
+
+
+def _delete_event_source_mapping(original):
+    def delete_event_source_mapping(self: lambda_models.LambdaBackend, uuid: str):
+        event_sources.POLLERS.stop(uuid)
+        return original(self, uuid)
+
+    return delete_event_source_mapping
+
+
+def install() -> None:
+    """Apply the changes once per process."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        backend = lambda_models.LambdaBackend
+        motoadapter.replace(backend, "layers_versions_by_arn",
+                            _layers_versions_by_arn(motoadapter.require(backend, "layers_versions_by_arn",
+                                                                        ("self", "layer_version_arn"))))
+        motoadapter.replace(backend, "create_event_source_mapping",
+                            _create_event_source_mapping(motoadapter.require(
+                                backend, "create_event_source_mapping", ("self", "spec"))))
+        motoadapter.replace(backend, "delete_event_source_mapping",
+                            _delete_event_source_mapping(motoadapter.require(
+                                backend, "delete_event_source_mapping", ("self", "uuid"))))
+        function = lambda_models.LambdaFunction
+        motoadapter.replace(function, "create_from_cloudformation_json", _function_from_cloudformation(
+            motoadapter.require(function, "create_from_cloudformation_json",
+                                ("cls", "resource_name", "cloudformation_json", "account_id", "region_name"))))
+        motoadapter.require(function, "_get_layers_data", ("self", "layers_versions_arns"))
+        motoadapter.replace(lambda_models.LayerVersion, "create_from_cloudformation_json",
+                            classmethod(_layer_from_cloudformation),
+                            ("cls", "resource_name", "cloudformation_json", "account_id", "region_name"))
+        _installed = True

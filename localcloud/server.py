@@ -15,10 +15,11 @@ from moto.moto_server import werkzeug_app
 from werkzeug.wrappers import Request, Response
 
 import localcloud
-from localcloud import motoadapter
+from localcloud import lifetimes, motoadapter
 from localcloud.apigateway import execute
 from localcloud.auth import Credentials, Gate, cors_headers
 from localcloud.errors import error_response
+from localcloud.iot import responses as iot
 from localcloud.sagemaker import responses as sagemaker
 
 logger = logging.getLogger("localcloud")
@@ -37,6 +38,8 @@ SERVICES = {
     "sts": "running",
     "sagemaker": "running (training jobs, models, endpoints; built-in algorithms run locally)",
     "sagemaker-runtime": "running (InvokeEndpoint)",
+    "iot": "running (things via moto; topic rules evaluated by localcloud's IoT SQL engine)",
+    "iot-data": "running (device shadows, Publish to the rules engine)",
 }
 
 _EXECUTE_API_HOST = re.compile(r"^(?P<api>[a-z0-9]+)\.execute-api\.localhost(:\d+)?$", re.I)
@@ -104,6 +107,9 @@ class LocalCloudApp:
         invoke = sagemaker.INVOKE_PATH.match(path)
         if invoke and environ.get("REQUEST_METHOD") == "POST":
             return sagemaker.invoke_endpoint(Request(environ), invoke["name"])
+        iot_handler = iot.route(environ)
+        if iot_handler is not None:
+            return iot_handler()
         return None
 
     def _moto(self, environ, start_response):
@@ -145,6 +151,7 @@ class LocalCloudApp:
     def health() -> Response:
         body = {
             "status": "running",
+            "instance": lifetimes.INSTANCE,  # what `python -m localcloud stop` checks before signalling
             "version": localcloud.__version__,
             "moto": moto.__version__,
             "services": SERVICES,

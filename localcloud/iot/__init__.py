@@ -1,0 +1,1 @@
+"""localcloud IoT Core: device shadows, the message broker and the rules engine."""

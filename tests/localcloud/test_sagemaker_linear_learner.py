@@ -79,6 +79,10 @@ def test_jsonlines_and_recordio_protobuf_answers(aws, real_endpoint):
     ("application/json", b'{"instances": [{"wrong": 1}]}', None, 400, "unable to evaluate payload provided"),
     ("image/png", b"1", None, 415, "Content type image/png is not supported"),
     ("text/csv", b"1", "text/html", 406, "Accept type text/html is not supported"),
+    ("text/csv", b"nan", None, 400, "features must be finite numbers"),
+    ("text/csv", b"inf", None, 400, "features must be finite numbers"),
+    ("text/csv", b"4e38", None, 400, "within 32-bit float range"),
+    ("application/json", b'{"instances": [{"features": [NaN]}]}', None, 400, "features must be finite numbers"),
 ])
 def test_bad_requests_are_model_errors_that_say_what_was_wrong(aws, real_endpoint, content_type, body, accept,
                                                                status, text):

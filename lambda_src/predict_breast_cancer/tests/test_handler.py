@@ -60,11 +60,34 @@ def test_label_one_is_malignant(handler):
     ('{"rows": "1"}', 'Send {"data"'),
     (json.dumps({"data": ",".join(["x"] * 30)}), "Every feature must be a number"),
     (json.dumps({"data": ",".join(["nan"] * 30)}), "Features must be finite numbers"),
+    (json.dumps({"data": ",".join(["1e400"] * 30)}), "Features must be finite numbers"),
+    (json.dumps({"data": [1e300] * 30}), "Features must lie within"),
+    (json.dumps({"data": ",".join(["3.5e38"] * 30)}), "Features must lie within"),
+    (json.dumps({"data": [True] * 30}), "Every feature must be a number"),
+    (json.dumps({"data": [[1]] * 30}), "Every feature must be a number"),
+    ('{"data": [' + ",".join(["NaN"] * 30) + "]}", "The body must be JSON"),
+    ("[" * 1000 + "]" * 1000, "The body must be JSON"),
+    ('{"data": ' + "[" * 5000 + "]" * 5000 + "}", "The body must be JSON"),
+    ("[1, 2]", 'Send {"data"'),
 ])
 def test_bad_requests_get_a_400_that_says_what_is_wrong(handler, body, message):
     result = handler.lambda_handler(dict(event("api_gateway_proxy.json"), body=body), None)
     assert result["statusCode"] == 400
     assert message in json.loads(result["body"])["message"]
+
+
+@pytest.mark.parametrize("direct", [[1, 2], "data", 7, None])
+def test_an_event_that_is_not_an_object_gets_a_400(handler, direct):
+    result = handler.lambda_handler(direct, None)
+    assert result["statusCode"] == 400
+    assert "JSON object" in json.loads(result["body"])["message"]
+
+
+def test_a_non_finite_score_from_the_model_is_a_502_never_nan_json(handler):
+    handler.stubber.add_response("invoke_endpoint", answer({"score": float("nan"), "predicted_label": 1.0}))
+    result = handler.lambda_handler(event("direct.json"), None)
+    assert result["statusCode"] == 502
+    json.loads(result["body"], parse_constant=lambda name: pytest.fail(f"{name} in the answer"))
 
 
 def test_an_endpoint_error_becomes_a_502(handler):

@@ -47,10 +47,10 @@ def parse(body: bytes, content_type: str) -> np.ndarray:
             rows = [_json_row(json.loads(line)) for line in body.decode().splitlines() if line.strip()]
         else:
             features, _ = recordio_protobuf.read_dense(body)
-            return features
+            return _finite(features)
     except BadPayload:
         raise
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise BadPayload(f"the {content_type} payload could not be read ({error})") from None
     if not rows:
         raise BadPayload("the payload holds no records")
@@ -58,9 +58,17 @@ def parse(body: bytes, content_type: str) -> np.ndarray:
     if len(widths) != 1:
         raise BadPayload(f"records have different numbers of features: {sorted(widths)}")
     try:
-        return np.asarray(rows, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            return _finite(np.asarray(rows, dtype=np.float32))
     except (ValueError, TypeError) as error:
         raise BadPayload(f"features must be numbers ({error})") from None
+
+
+def _finite(features: np.ndarray) -> np.ndarray:
+    """NaN, infinity, or a value beyond 32-bit float range would give a NaN score with a 200."""
+    if not np.isfinite(features).all():
+        raise BadPayload("features must be finite numbers within 32-bit float range (about +-3.4e38)")
+    return features
 
 
 def encode(predictions: list[dict], accept: str) -> bytes:

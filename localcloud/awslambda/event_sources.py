@@ -153,7 +153,13 @@ class SqsPoller(threading.Thread):
                 break
             more = self._receive(queue, mapping.batch_size - len(batch), min(remaining, LONG_POLL_SECONDS))
             batch.extend(more)
-        self._deliver(mapping, queue, batch)
+        current = self._mapping()
+        if self.stopped.is_set() or current is None or not current.enabled:  # changed while receiving
+            backend = sqs_backends[self.account_id][self.region]
+            for message in batch:
+                backend.change_message_visibility(queue.name, message.receipt_handle, visibility_timeout=0)
+            return
+        self._deliver(current, queue, batch)
 
     def _deliver(self, mapping, queue, batch: list) -> None:
         event = {"Records": [record(message, queue.queue_arn, self.region) for message in batch]}

@@ -9,12 +9,16 @@ moto's engine creates the resources.  Around it, localcloud
 * applies the properties moto drops (bucket notifications, method integration responses, ...);
 * records per-resource stack events, and on a failure rolls back: ``CREATE_FAILED`` on the
   resource, then ``ROLLBACK_IN_PROGRESS`` and ``ROLLBACK_COMPLETE`` on the stack, with what was
-  created deleted again.
+  created deleted again;
+* works in the background, as CloudFormation does: CreateStack, UpdateStack, DeleteStack and
+  ExecuteChangeSet answer at once and the stack is seen ``*_IN_PROGRESS`` until its resources are
+  done (a SageMaker endpoint takes as long as its model takes to load).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +32,7 @@ from localcloud.apigateway.cloudformation import ApiGatewayStage, apply_method_d
 from localcloud.awslambda import cloudformation as lambda_cloudformation
 from localcloud.cloudformation.lint import lint_errors
 from localcloud.iam.cloudformation import attach_managed_policies, detach_managed_policies
+from localcloud.iot.cloudformation import TopicRule, check_template_actions
 from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties
 from localcloud.sagemaker.cloudformation import SageMakerEndpoint, SageMakerEndpointConfig, SageMakerModel
 from localcloud.sns.cloudformation import TopicPolicy, TopicSubscription
@@ -40,7 +45,7 @@ DeleteHook = Callable[[Any, str, str], None]
 
 # Resource classes localcloud adds to moto's engine (registered by subclassing CloudFormationModel).
 ADDED_RESOURCE_CLASSES = (ApiGatewayStage, BucketPolicy, TopicSubscription, TopicPolicy, QueuePolicy,
-                          SageMakerModel, SageMakerEndpointConfig, SageMakerEndpoint)
+                          SageMakerModel, SageMakerEndpointConfig, SageMakerEndpoint, TopicRule)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ SUPPORTED: dict[str, Support] = {
     "AWS::SageMaker::Model": _support("ModelName ExecutionRoleArn PrimaryContainer Containers EnableNetworkIsolation Tags"),
     "AWS::SageMaker::EndpointConfig": _support("EndpointConfigName ProductionVariants Tags"),
     "AWS::SageMaker::Endpoint": _support("EndpointName EndpointConfigName Tags"),
+    "AWS::IoT::TopicRule": _support("RuleName TopicRulePayload Tags", check=check_template_actions),
 }
 
 
@@ -292,11 +298,31 @@ _moto_create_resources = Stack.create_resources
 _moto_stack_update = Stack.update
 
 
+def _in_background(stack: Stack, work: Callable[[], None]) -> None:
+    """Run a stack operation as CloudFormation does, off the request; it never stays IN_PROGRESS."""
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as exc:
+            logger.exception("stack %s failed in localcloud", stack.name)
+            if stack.status.endswith("_IN_PROGRESS"):
+                stack.status = stack.status.replace("_IN_PROGRESS", "_FAILED")
+                stack._add_stack_event(stack.status, resource_status_reason=_describe(exc))
+
+    threading.Thread(target=run, name=f"stack-{stack.name}", daemon=True).start()
+
+
 def create_resources(self: Stack) -> None:
-    try:
-        _moto_create_resources(self)
-    except ResourceFailed as failure:
-        _roll_back_creation(self, failure)
+    self.status = "CREATE_IN_PROGRESS"
+
+    def work() -> None:
+        try:
+            _moto_create_resources(self)
+        except ResourceFailed as failure:
+            _roll_back_creation(self, failure)
+
+    _in_background(self, work)
 
 
 def update(self: Stack, template: str, role_arn: str | None = None, parameters=None, tags=None) -> None:
@@ -305,10 +331,32 @@ def update(self: Stack, template: str, role_arn: str | None = None, parameters=N
         self._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
         _fail_update(self, failure, rolled_back=True)
         return
-    try:
-        _moto_stack_update(self, template, role_arn, parameters=parameters, tags=tags)
-    except ResourceFailed as failure:
-        _fail_update(self, failure, rolled_back=False)
+    self.status = "UPDATE_IN_PROGRESS"
+
+    def work() -> None:
+        try:
+            _moto_stack_update(self, template, role_arn, parameters=parameters, tags=tags)
+        except ResourceFailed as failure:
+            _fail_update(self, failure, rolled_back=False)
+
+    _in_background(self, work)
+
+
+def stack_resources(self: Stack):
+    """The resources created so far while the stack works (reading moto's lazy map would create them)."""
+    if self.status.endswith("_IN_PROGRESS"):
+        return list(self.resource_map._parsed_resources.values())
+    return self.resource_map.values()
+
+
+_moto_outputs = Stack.outputs
+
+
+def outputs(self: Stack):
+    """No outputs until the stack is done (evaluating them would create the resources they name)."""
+    if self.status.endswith("_IN_PROGRESS"):
+        return None
+    return _moto_outputs.fget(self)
 
 
 # -- API calls ---------------------------------------------------------------------------------
@@ -344,19 +392,27 @@ def create_change_set(self: CloudFormationBackend, stack_name: str, change_set_n
 
 
 def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
-    """A resource that cannot be deleted leaves the stack DELETE_FAILED, as on AWS."""
+    """Deleted in the background; a resource that cannot be deleted leaves the stack DELETE_FAILED, as on AWS."""
     stack = self.stacks.get(name_or_stack_id) or next(
         (s for s in self.stacks.values() if s.name == name_or_stack_id), None
     )
-    try:
-        _moto_delete_stack(self, name_or_stack_id)
-    except Exception as exc:
-        if stack is None:
-            raise
-        self.deleted_stacks.pop(stack.stack_id, None)
-        self.stacks[stack.stack_id] = stack
-        stack.status = "DELETE_FAILED"
-        stack._add_stack_event("DELETE_FAILED", resource_status_reason=_describe(exc))
+    if stack is None or stack.status == "DELETE_IN_PROGRESS":
+        return _moto_delete_stack(self, name_or_stack_id) if stack is None else None
+    stack.status = "DELETE_IN_PROGRESS"
+    stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+
+    def work() -> None:
+        try:
+            _moto_delete_stack(self, stack.stack_id)
+        except Exception as exc:
+            logger.warning("stack %s could not be deleted: %s", stack.name, exc)
+            self.deleted_stacks.pop(stack.stack_id, None)
+            self.stacks[stack.stack_id] = stack
+            stack.status = "DELETE_FAILED"
+            stack._add_stack_event("DELETE_FAILED", resource_status_reason=_describe(exc))
+
+    _in_background(stack, work)
+    return None
 
 
 def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
@@ -370,22 +426,30 @@ def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_
     failure = _check_template(change_set.template_dict)
     if failure is not None:  # refused before anything changed
         stack._add_stack_event(f"{change_set.change_set_type}_IN_PROGRESS", resource_status_reason="User Initiated")
-        changed = False
-    else:
+        change_set.execution_status = "EXECUTE_FAILED"
+        if creating:
+            _roll_back_creation(stack, failure)
+        else:
+            _fail_update(stack, failure, rolled_back=True)
+        return None
+    stack.status = f"{change_set.change_set_type}_IN_PROGRESS"
+    change_set.execution_status = "EXECUTE_IN_PROGRESS"
+
+    def work() -> None:
         try:
             _moto_execute_change_set(self, change_set_name, stack_name)
             # moto keeps the outputs of the template the stack had before the change set.
             stack._parse_template()
             stack.description = stack.template_dict.get("Description")
             stack.output_map = stack._create_output_map()
-            return None
         except ResourceFailed as raised:  # moto has already recorded the IN_PROGRESS event
-            failure, changed = raised, True
-    change_set.execution_status = "EXECUTE_FAILED"
-    if creating:
-        _roll_back_creation(stack, failure)
-    else:
-        _fail_update(stack, failure, rolled_back=not changed)
+            change_set.execution_status = "EXECUTE_FAILED"
+            if creating:
+                _roll_back_creation(stack, raised)
+            else:
+                _fail_update(stack, raised, rolled_back=False)
+
+    _in_background(stack, work)
     return None
 
 
@@ -406,6 +470,8 @@ def install() -> None:
     parsing.resource_name_property_from_type = resource_name_property
     Stack.create_resources = create_resources
     Stack.update = update
+    Stack.stack_resources = property(stack_resources)
+    Stack.outputs = property(outputs)
     parsing.ResourceMap._delete_resource = delete_resource
     CloudFormationBackend.create_stack = create_stack
     CloudFormationBackend.delete_stack = delete_stack

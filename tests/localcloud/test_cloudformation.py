@@ -11,6 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.localcloud.conftest import wait_for_stack
+from workshop.target import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures"
 
 FUNCTION = """
 AWSTemplateFormatVersion: "2010-09-09"
@@ -182,3 +185,53 @@ def test_awscli_create_stack_reports_lint_errors(cloud, unique, tmp_path):
     )
     assert result.returncode != 0
     assert "ValidationError" in result.stderr and "E3030" in result.stderr
+
+
+SLOW_ENDPOINT = """
+Parameters:
+  ModelDataUrl: {Type: String}
+Resources:
+  Model:
+    Type: AWS::SageMaker::Model
+    Properties:
+      ExecutionRoleArn: arn:aws:iam::123456789012:role/SageMakerRole
+      PrimaryContainer:
+        Image: 382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1
+        ModelDataUrl: !Ref ModelDataUrl
+  Config:
+    Type: AWS::SageMaker::EndpointConfig
+    Properties:
+      ProductionVariants:
+        - {VariantName: AllTraffic, ModelName: !GetAtt Model.ModelName, InitialInstanceCount: 1,
+           InstanceType: ml.m5.large}
+  Endpoint:
+    Type: AWS::SageMaker::Endpoint
+    Properties:
+      EndpointConfigName: !GetAtt Config.EndpointConfigName
+Outputs:
+  EndpointName:
+    Value: !GetAtt Endpoint.EndpointName
+"""
+
+
+def test_stacks_work_in_the_background_and_are_seen_in_progress(aws, unique):
+    """CreateStack and DeleteStack answer at once, as on AWS; an endpoint keeps the stack CREATE_IN_PROGRESS
+    (without outputs) until it is in service, instead of holding the CreateStack call open."""
+    s3, cloudformation = aws("s3"), aws("cloudformation")
+    bucket, name = f"async-{unique}", f"async-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(FIXTURES / "linear-learner-regressor-real" / "model.tar.gz"), bucket, "model.tar.gz")
+    cloudformation.create_stack(StackName=name, TemplateBody=SLOW_ENDPOINT, Parameters=[
+        {"ParameterKey": "ModelDataUrl", "ParameterValue": f"s3://{bucket}/model.tar.gz"}])
+    seen = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    assert seen["StackStatus"] == "CREATE_IN_PROGRESS"
+    assert "Outputs" not in seen
+    outputs = wait_for_stack(cloudformation, name)
+    assert aws("sagemaker").describe_endpoint(EndpointName=outputs["EndpointName"])["EndpointStatus"] == "InService"
+    statuses = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in
+                cloudformation.describe_stack_events(StackName=name)["StackEvents"]]
+    assert ("Endpoint", "CREATE_IN_PROGRESS") in statuses and ("Endpoint", "CREATE_COMPLETE") in statuses
+
+    cloudformation.delete_stack(StackName=name)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
+    assert not aws("sagemaker").list_endpoints(NameContains=outputs["EndpointName"])["Endpoints"]

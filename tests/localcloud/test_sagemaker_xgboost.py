@@ -333,6 +333,7 @@ Outputs:
     assert len(scores.decode().splitlines()) == 4
 
     cloudformation.delete_stack(StackName="xgb-hosting")
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName="xgb-hosting", WaiterConfig={"Delay": 1})
     with pytest.raises(ClientError):
         aws("sagemaker").describe_endpoint(EndpointName="xgb-from-cloudformation")
     assert not aws("sagemaker").list_models(NameContains="xgb-hosting")["Models"]

@@ -36,6 +36,15 @@ OPERATIONS = {
     "ListEndpoints": ("list_endpoints", True),
     "UpdateEndpoint": ("update_endpoint", True),
     "DeleteEndpoint": ("delete_endpoint", "EndpointName"),
+    "CreateHyperParameterTuningJob": ("create_hyper_parameter_tuning_job", True),
+    "DescribeHyperParameterTuningJob": ("describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName"),
+    "ListHyperParameterTuningJobs": ("list_hyper_parameter_tuning_jobs", True),
+    "StopHyperParameterTuningJob": ("stop_hyper_parameter_tuning_job", "HyperParameterTuningJobName"),
+    "ListTrainingJobsForHyperParameterTuningJob": ("list_training_jobs_for_hyper_parameter_tuning_job", True),
+    "CreateTransformJob": ("create_transform_job", True),
+    "DescribeTransformJob": ("describe_transform_job", "TransformJobName"),
+    "ListTransformJobs": ("list_transform_jobs", True),
+    "StopTransformJob": ("stop_transform_job", "TransformJobName"),
 }
 INVOKE_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 PAYLOAD_LIMIT = 6 * 1024 * 1024

@@ -167,7 +167,7 @@ class TrainingRunner:
                     match = pattern.search(line)
                     if match:
                         try:
-                            job.final_metrics[name] = (float(match.group(1)), stamp)
+                            job.record_metric(name, float(match.group(1)), stamp)
                         except (ValueError, IndexError):
                             pass
             exit_code = process.wait()

@@ -9,3 +9,7 @@ def metric_definitions() -> list[dict[str, str]]:
         {"Name": "validation:accuracy:top_k",
          "Regex": r"Epoch\[\d+\] Validation-top_k_accuracy_\d+=([-+]?[0-9]*\.?[0-9]+)"},
     ]
+
+
+# The objective metric the service documents for tuning Image Classification; reported every epoch.
+TUNABLE_METRICS = {"validation:accuracy": "Maximize"}

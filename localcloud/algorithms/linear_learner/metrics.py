@@ -128,3 +128,15 @@ def evaluate(predictor: str, outputs: np.ndarray, labels: np.ndarray, threshold:
         mse = float(np.mean(errors**2))
         result.update(mse=mse, rmse=float(np.sqrt(mse)), absolute_loss=float(np.mean(np.abs(errors))))
     return result
+
+
+def _direction(name: str) -> str:
+    return "Minimize" if name in LOSS_LIKE else "Maximize"
+
+
+# The objective metrics the service documents for tuning Linear Learner ("Tune a linear learner model"):
+# each metric on the test and the validation channel.  Only objective_loss is reported every epoch, so
+# only it supports early stopping, as the service documents.
+TUNABLE_METRICS = {f"{channel}:{name}": _direction(name)
+                   for channel in ("test", "validation")
+                   for name in sorted(set(BINARY + MULTICLASS + REGRESSION))}

@@ -17,6 +17,12 @@ NOT_XGBOOST_PARAMETERS = ("num_round", "early_stopping_rounds", "csv_weights", "
 
 def train(environment: TrainingEnvironment) -> None:
     params = hyperparameters.validate(environment.hyperparameters)
+    objective_metric = environment.hyperparameters.get("_tuning_objective_metric")
+    if objective_metric:
+        # As the container does for a tuning job's training jobs: the objective joins eval_metric, last,
+        # so that the log reports it every round and early_stopping_rounds watches it.
+        metric = objective_metric.split(":", 1)[-1]
+        params["eval_metric"] = [m for m in params.get("eval_metric", []) if m != metric] + [metric]
     custom = [m for m in params.get("eval_metric", []) if m in hyperparameters.CUSTOM_METRICS]
     if custom:
         raise UserError(f"eval_metric {custom} is computed by the SageMaker container itself; localcloud's "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shlex
@@ -13,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from localcloud import config
+from localcloud import config, lifetimes
 
 START_TIMEOUT_SECONDS = 60
 
@@ -36,17 +37,23 @@ def read_state() -> dict | None:
         return None
 
 
-def healthy(endpoint_url: str) -> bool:
+def work_dir() -> Path:
+    return config.home() / "work"
+
+
+def healthy(state: dict) -> bool:
+    """Whether the localcloud that wrote ``state`` answers at its address (not another one, nor nothing)."""
     try:
-        with urllib.request.urlopen(f"{endpoint_url}/_localcloud/health", timeout=2) as response:
-            return json.load(response).get("status") == "running"
-    except (OSError, ValueError):
+        with urllib.request.urlopen(f"{state['endpoint_url']}/_localcloud/health", timeout=2) as response:
+            health = json.load(response)
+    except (OSError, ValueError, KeyError):
         return False
+    return health.get("status") == "running" and health.get("instance") == state.get("instance")
 
 
 def running_state() -> dict | None:
     state = read_state()
-    if state and healthy(state["endpoint_url"]):
+    if state and healthy(state):
         return state
     return None
 
@@ -54,11 +61,20 @@ def running_state() -> dict | None:
 def serve(args: argparse.Namespace) -> int:
     from localcloud.core import LocalCloud
 
+    scrubbed = lifetimes.host_credentials_removed(dict(os.environ))
+    if scrubbed != os.environ:
+        # The host's AWS credentials must not be readable in this process's environment (a function
+        # could read /proc/<pid>/environ): start again without them.
+        os.execve(sys.executable, [sys.executable, "-m", "localcloud", *sys.argv[1:]], scrubbed)
     home = config.home()
-    cloud = LocalCloud(host=args.host, port=args.port, work_dir=home / "work", access_log=args.access_log,
+    cloud = LocalCloud(host=args.host, port=args.port, work_dir=work_dir(), access_log=args.access_log,
                        allowed_origins=frozenset(args.allow_origin), moto_api=args.moto_api)
-    cloud.start()
-    state = {"pid": os.getpid(), "host": args.host, "port": cloud.port, "endpoint_url": cloud.endpoint_url,
+    try:
+        cloud.start()
+    except lifetimes.WorkDirInUse as error:
+        print(error, file=sys.stderr)
+        return 1
+    state = {"pid": os.getpid(), "instance": lifetimes.INSTANCE, "host": args.host, "port": cloud.port, "endpoint_url": cloud.endpoint_url,
              "sdk_config": str(cloud.sdk_config_path), "access_key_id": cloud.credentials.access_key_id,
              "secret_access_key": cloud.credentials.secret_access_key}
     home.mkdir(parents=True, exist_ok=True)
@@ -76,12 +92,18 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def start(args: argparse.Namespace) -> int:
+    home = config.home()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "start.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent starts: the first starts it, the others find it running
+        return _start(args, home)
+
+
+def _start(args: argparse.Namespace, home: Path) -> int:
     state = running_state()
     if state:
         print(f"localcloud is already running at {state['endpoint_url']} (pid {state['pid']})")
         return 0
-    home = config.home()
-    home.mkdir(parents=True, exist_ok=True)
     state_file().unlink(missing_ok=True)
     log_path = home / "localcloud.log"
     with open(log_path, "ab") as log:
@@ -89,6 +111,7 @@ def start(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "localcloud", "serve", "--host", args.host, "--port", str(args.port),
              *(f"--allow-origin={origin}" for origin in args.allow_origin), *(["--moto-api"] if args.moto_api else [])],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=lifetimes.host_credentials_removed(dict(os.environ)),
         )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -96,7 +119,7 @@ def start(args: argparse.Namespace) -> int:
             print(f"localcloud failed to start (exit {process.returncode}); see {log_path}", file=sys.stderr)
             return 1
         state = read_state()
-        if state and state["pid"] == process.pid and healthy(state["endpoint_url"]):
+        if state and state["pid"] == process.pid and healthy(state):
             print(f"localcloud started at {state['endpoint_url']} (pid {process.pid}, log {log_path})")
             return 0
         time.sleep(0.1)
@@ -106,9 +129,17 @@ def start(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
+    """Stop the localcloud the state file describes, after checking that its pid is still that localcloud:
+    it answers with the instance token the state file holds, or it still holds the work folder's lock
+    (hung).  A state file left by a crash or a reboot names a pid that may now be anything: it is
+    removed and nothing is signalled."""
     state = read_state()
     if not state:
         print("localcloud is not running")
+        return 0
+    if not healthy(state) and lifetimes.owner_pid(work_dir()) != state.get("pid"):
+        state_file().unlink(missing_ok=True)
+        print(f"localcloud is not running (removed a stale state file; pid {state.get('pid')} was not signalled)")
         return 0
     try:
         os.kill(state["pid"], signal.SIGTERM)

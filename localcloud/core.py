@@ -11,7 +11,7 @@ from pathlib import Path
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import make_server
 
-from localcloud import config
+from localcloud import config, lifetimes
 from localcloud.auth import Credentials, allowed_origins_from_environment
 
 _install_lock = threading.Lock()
@@ -77,6 +77,7 @@ class LocalCloud:
         self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="localcloud-"))
         self._server = None
         self._thread: threading.Thread | None = None
+        self._work_dir_lock = None
         self.runtime = None
         self.sagemaker = None
 
@@ -103,6 +104,8 @@ class LocalCloud:
 
         # AWS managed policies (AWSLambdaBasicExecutionRole, ...) exist in every real account.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        # Ends what an earlier localcloud of this folder left running, and clears its files.
+        self._work_dir_lock = lifetimes.claim_work_dir(self.work_dir)
         self._server = make_server(
             self.host, self.port, LocalCloudApp(self.credentials, self.allowed_origins, self.moto_api), threaded=True,
             request_handler=MotoRequestHandler if self.access_log else _QuietRequestHandler,
@@ -136,6 +139,9 @@ class LocalCloud:
         if self.sagemaker is not None:
             self.sagemaker.shutdown()
             self.sagemaker = None
+        if self._work_dir_lock is not None:
+            lifetimes.release_work_dir(self._work_dir_lock)
+            self._work_dir_lock = None
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

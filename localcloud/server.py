@@ -15,7 +15,7 @@ from moto.moto_server import werkzeug_app
 from werkzeug.wrappers import Request, Response
 
 import localcloud
-from localcloud import motoadapter
+from localcloud import lifetimes, motoadapter
 from localcloud.apigateway import execute
 from localcloud.auth import Credentials, Gate, cors_headers
 from localcloud.errors import error_response
@@ -151,6 +151,7 @@ class LocalCloudApp:
     def health() -> Response:
         body = {
             "status": "running",
+            "instance": lifetimes.INSTANCE,  # what `python -m localcloud stop` checks before signalling
             "version": localcloud.__version__,
             "moto": moto.__version__,
             "services": SERVICES,

@@ -21,6 +21,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from localcloud import lifetimes
+
 
 class UserError(Exception):
     """A failure the user can fix (bad hyperparameter, empty channel, unparsable data)."""
@@ -149,7 +151,10 @@ def serve(load_model: Callable[[Path], Invocation]) -> None:
 
 def main(package: str, argv: list[str]) -> int:
     """``python -m <package> train|serve``: the container's entry points, from ``<package>.train.train``
-    and ``<package>.serve.load_model``."""
+    and ``<package>.serve.load_model``.  Started by localcloud, the container ends with it."""
+    parent_fd = os.environ.pop(lifetimes.PARENT_FD_VARIABLE, None)
+    if parent_fd is not None:
+        lifetimes.watch_parent(int(parent_fd))
     if argv[1:] == ["train"]:
         return run_training(importlib.import_module(f"{package}.train").train)
     if argv[1:] == ["serve"]:

@@ -18,7 +18,14 @@ from moto.core.exceptions import JsonRESTError
 
 from localcloud.awslambda import event_sources, moto_patches
 from localcloud.awslambda.packaging import PANDAS_LAYER_SHA256, LayerContent, is_pandas_layer
-from localcloud.awslambda.runtime import FunctionSpec, InvocationResult, LambdaRuntime, UnsupportedRuntime
+from localcloud.awslambda.runtime import (
+    BadPackage,
+    FunctionSpec,
+    InvocationResult,
+    LambdaRuntime,
+    Throttled,
+    UnsupportedRuntime,
+)
 
 logger = logging.getLogger("localcloud.lambda")
 
@@ -49,6 +56,24 @@ class InvalidRuntimeException(JsonRESTError):
         super().__init__("InvalidRuntimeException", message)
 
 
+class InvalidZipFileException(JsonRESTError):
+    code = 502
+
+    def __init__(self, message: str):
+        super().__init__("InvalidZipFileException", message)
+
+
+class TooManyRequestsException(JsonRESTError):
+    """Lambda's throttling answer: HTTP 429 with the ``Reason`` (a ``ThrottleReason``) and ``Type``."""
+
+    code = 429
+
+    def __init__(self, reason: str):
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps({"__type": "TooManyRequestsException", "Reason": reason, "Type": "User",
+                                       "message": "Rate Exceeded."})
+
+
 def function_spec(fn: lambda_models.LambdaFunction) -> FunctionSpec:
     """The execution view of a moto function version."""
     return FunctionSpec(
@@ -66,6 +91,8 @@ def function_spec(fn: lambda_models.LambdaFunction) -> FunctionSpec:
         code_zip=fn.code_bytes,
         last_modified=str(fn.last_modified),
         layers=tuple(_layer_content(fn, layer["Arn"]) for layer in fn.layers or []),
+        reserved_concurrency=moto_patches.reserved_concurrency(fn),
+        region_reserved_concurrency=moto_patches.region_reserved_concurrency(fn),
     )
 
 
@@ -85,6 +112,10 @@ def invoke_function(fn: lambda_models.LambdaFunction, event: bytes) -> Invocatio
         return _require_runtime().invoke(function_spec(fn), event)
     except UnsupportedRuntime as exc:
         raise InvalidRuntimeException(str(exc)) from exc
+    except BadPackage as exc:
+        raise InvalidZipFileException(str(exc)) from exc
+    except Throttled as exc:
+        raise TooManyRequestsException(exc.reason) from exc
 
 
 def invoke_function_async(fn: lambda_models.LambdaFunction, event: bytes) -> str:

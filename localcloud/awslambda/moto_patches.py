@@ -127,6 +127,34 @@ def _delete_event_source_mapping(original):
     return delete_event_source_mapping
 
 
+def reserved_concurrency(fn: lambda_models.LambdaFunction) -> int | None:
+    """The function's ``ReservedConcurrentExecutions`` (kept on its ``$LATEST``; it covers every version)."""
+    latest = lambda_models.get_backend(fn.account_id, fn.region).get_function(fn.function_name)
+    return None if latest.reserved_concurrency in (None, "") else int(latest.reserved_concurrency)
+
+
+def region_reserved_concurrency(fn: lambda_models.LambdaFunction) -> int:
+    """What all the functions of ``fn``'s account and region reserve together."""
+    backend = lambda_models.get_backend(fn.account_id, fn.region)
+    groups = motoadapter.require(motoadapter.require(backend, "_lambdas"), "_functions")
+    return sum(int(group["latest"].reserved_concurrency) for group in list(groups.values())
+               if group.get("latest") is not None and group["latest"].reserved_concurrency not in (None, ""))
+
+
+def _delete_function(original):
+    def delete_function(self: lambda_models.LambdaBackend, function_name: str, qualifier: str | None = None):
+        deleted = self.get_function(function_name, qualifier)
+        original(self, function_name, qualifier)
+        from localcloud.awslambda import models  # models installs this module: import it late
+
+        if models._runtime is not None:
+            qualified = qualifier or ":" in function_name.split(":function:")[-1]
+            version = str(deleted.version) if qualified else None
+            models._runtime.retire(deleted.region, deleted.function_name, version)
+
+    return delete_function
+
+
 def install() -> None:
     """Apply the changes once per process."""
     global _installed
@@ -143,6 +171,8 @@ def install() -> None:
         motoadapter.replace(backend, "delete_event_source_mapping",
                             _delete_event_source_mapping(motoadapter.require(
                                 backend, "delete_event_source_mapping", ("self", "uuid"))))
+        motoadapter.replace(backend, "delete_function", _delete_function(motoadapter.require(
+            backend, "delete_function", ("self", "function_name", "qualifier"))))
         function = lambda_models.LambdaFunction
         motoadapter.replace(function, "create_from_cloudformation_json", _function_from_cloudformation(
             motoadapter.require(function, "create_from_cloudformation_json",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import math
 import os
@@ -24,23 +23,57 @@ import threading
 import time
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from localcloud import lifetimes
 from localcloud.awslambda import worker as worker_protocol
 from localcloud.awslambda.packaging import LayerContent, Packaging
+from localcloud.paths import PathEscape, extract_zip
 
 WORKER_SCRIPT = Path(worker_protocol.__file__)
 LOG_TAIL_BYTES = 4096
 # Lambda keeps asynchronous events in its own queue; a small pool is our queue's consumer.
 ASYNC_CONCURRENCY = 4
+# AWS's default account limit is 1,000 concurrent executions per region; a laptop runs a few dozen
+# Python workers comfortably.  LOCALCLOUD_LAMBDA_CONCURRENCY changes it.
+DEFAULT_CONCURRENCY_LIMIT = 32
+# Lambda keeps an idle execution environment for minutes, then reclaims it.
+# LOCALCLOUD_LAMBDA_IDLE_SECONDS changes it.
+DEFAULT_IDLE_SECONDS = 300
+# Throttled asynchronous events are retried with exponential backoff for up to six hours, as Lambda does.
+ASYNC_RETRY_FIRST_DELAY_SECONDS = 0.5
+ASYNC_RETRY_MAX_DELAY_SECONDS = 60
+MAX_EVENT_AGE_SECONDS = 6 * 3600
+# How Go (Lambda's runtime API) names the signal that ended a runtime: "Runtime exited with error: signal: killed".
+_SIGNAL_NAMES = {signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGSEGV: "segmentation fault",
+                 signal.SIGABRT: "aborted", signal.SIGBUS: "bus error", signal.SIGILL: "illegal instruction",
+                 signal.SIGFPE: "floating point exception", signal.SIGINT: "interrupt", signal.SIGHUP: "hangup",
+                 signal.SIGPIPE: "broken pipe", signal.SIGQUIT: "quit"}
 
 
 class UnsupportedRuntime(Exception):
     """The function's runtime is not one localcloud can execute."""
+
+
+class BadPackage(Exception):
+    """The deployment package cannot be unpacked (not a zip, or a member would land outside it)."""
+
+
+class Throttled(Exception):
+    """No concurrency is left for the function: ``reason`` is Lambda's ``Reason`` field."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _WorkerExited(Exception):
+    """The worker closed its end of the pipe: the runtime exited."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,10 @@ class FunctionSpec:
     code_sha256: str
     code_zip: bytes = field(repr=False, compare=False)
     last_modified: str = ""
+    # Concurrency: the function's reservation (None: it shares the unreserved pool) and the total
+    # that all functions of its region reserve (the unreserved pool is the account limit minus it).
+    reserved_concurrency: int | None = None
+    region_reserved_concurrency: int = 0
     layers: tuple[LayerContent, ...] = ()
 
     @property
@@ -118,8 +155,10 @@ class _Worker:
         self.log_path = log_path
         self.log_offset = 0
         self.spawned = time.perf_counter()
+        self.last_used = time.monotonic()
+        self.retired = False  # its function was deleted: end it once its invocation is over
         with open(log_path, "wb") as log_file:
-            self.process = subprocess.Popen(
+            self.process = lifetimes.spawn(
                 # -I -S: no site-packages; the worker builds sys.path from PYTHONPATH (packaging.py).
                 [sys.executable, "-I", "-S", "-u", str(WORKER_SCRIPT), str(request_read), str(response_write)],
                 cwd=code_dir,
@@ -128,7 +167,6 @@ class _Worker:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 pass_fds=(request_read, response_write),
-                start_new_session=True,
             )
         os.close(request_read)
         os.close(response_write)
@@ -136,7 +174,8 @@ class _Worker:
         self.init_error: dict | None = None
 
     def start(self, deadline: float) -> bool:
-        """Wait for the interpreter to start and import the handler; False if the deadline passed first."""
+        """Wait for the interpreter to start and import the handler; False if the deadline passed first.
+        Raises :class:`_WorkerExited` if the runtime exited first."""
         message = self.receive(deadline)
         if message is None:
             return False
@@ -148,7 +187,7 @@ class _Worker:
         worker_protocol.write_message(self.request_fd, message)
 
     def receive(self, deadline: float) -> dict | None:
-        """The worker's next message, or None if it died or the deadline passed."""
+        """The worker's next message, or None if the deadline passed; :class:`_WorkerExited` if it exited."""
         header = self._read(worker_protocol._HEADER.size, deadline)
         if header is None:
             return None
@@ -167,7 +206,7 @@ class _Worker:
                 return None
             chunk = os.read(self.response_fd, size)
             if not chunk:
-                return None
+                raise _WorkerExited()
             chunks.append(chunk)
             size -= len(chunk)
         return b"".join(chunks)
@@ -181,6 +220,17 @@ class _Worker:
         text = data.decode("utf-8", errors="replace")
         return text.splitlines()
 
+    def exit_status(self) -> str:
+        """How the runtime ended, in Lambda's words ("signal: killed", "exit status 1"); reaps it."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it closed the pipe but lives on: end it
+            self.kill()
+            code = self.process.returncode
+        if code < 0:
+            return f"signal: {_SIGNAL_NAMES.get(-code, f'signal {-code}')}"
+        return f"exit status {code}"
+
     def kill(self) -> None:
         if self.process.poll() is None:
             try:
@@ -188,6 +238,7 @@ class _Worker:
             except ProcessLookupError:
                 pass
         self.process.wait()
+        lifetimes.forget(self.process)
         for fd in (self.request_fd, self.response_fd):
             try:
                 os.close(fd)
@@ -199,18 +250,26 @@ class _Worker:
 class LambdaRuntime:
     """Runs invocations in warm worker processes, one per concurrent execution environment."""
 
-    def __init__(self, work_dir: Path, client_env: dict[str, str], log_sink: LogSink):
+    def __init__(self, work_dir: Path, client_env: dict[str, str], log_sink: LogSink,
+                 concurrency_limit: int | None = None, idle_seconds: float | None = None):
         self.work_dir = Path(work_dir)
         self.client_env = dict(client_env)
         self.log_sink = log_sink
+        self.concurrency_limit = concurrency_limit if concurrency_limit is not None else int(
+            os.environ.get("LOCALCLOUD_LAMBDA_CONCURRENCY", DEFAULT_CONCURRENCY_LIMIT))
+        self.idle_seconds = idle_seconds if idle_seconds is not None else float(
+            os.environ.get("LOCALCLOUD_LAMBDA_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
         self._idle: dict[str, list[_Worker]] = {}
         self._busy: set[_Worker] = set()
+        self._executions: Counter[tuple[str, str]] = Counter()  # per (region, function name)
+        self._unreserved_executions: Counter[str] = Counter()  # per region
         self._lock = threading.Lock()
         self._async = ThreadPoolExecutor(ASYNC_CONCURRENCY, thread_name_prefix="lambda-async")
         self.packaging = Packaging(self.work_dir)
         self.closed = threading.Event()  # set by shutdown(); event source pollers stop on it
         (self.work_dir / "code").mkdir(parents=True, exist_ok=True)
         (self.work_dir / "logs").mkdir(parents=True, exist_ok=True)
+        threading.Thread(target=self._reap_idle_workers, name="lambda-reaper", daemon=True).start()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -222,30 +281,70 @@ class LambdaRuntime:
                 f"{spec.runtime}. Deploy it with a python3.x runtime, or test it on AWS."
             )
         request_id = request_id or str(uuid.uuid4())
-        worker = self._acquire(spec)
-        keep = False
+        self._admit(spec)
         try:
-            result, keep = self._run(worker, spec, event, request_id)
+            worker = self._acquire(spec)
+            keep = False
+            try:
+                result, keep = self._run(worker, spec, event, request_id)
+            finally:
+                self._release(worker, keep)
         finally:
-            self._release(worker, keep)
+            self._leave(spec)
         return result
 
     def invoke_async(self, spec: FunctionSpec, event: bytes, on_error: Callable[[Exception], None] | None = None) -> str:
-        """Queue an ``Event`` invocation and return its request id at once."""
+        """Queue an ``Event`` invocation and return its request id at once.  A throttled event goes back
+        to the queue and is retried with backoff for up to six hours, as Lambda retries it."""
         request_id = str(uuid.uuid4())
+        queued = time.monotonic()
 
-        def run() -> None:
+        def run(attempt: int) -> None:
             try:
                 self.invoke(spec, event, request_id)
+            except Throttled as exc:
+                delay = min(ASYNC_RETRY_MAX_DELAY_SECONDS, ASYNC_RETRY_FIRST_DELAY_SECONDS * 2 ** attempt)
+                if time.monotonic() + delay - queued > MAX_EVENT_AGE_SECONDS:
+                    if on_error:
+                        on_error(exc)
+                    return
+                retry = threading.Timer(delay, submit, args=(attempt + 1,))
+                retry.daemon = True
+                retry.start()
             except Exception as exc:  # nobody waits for an async invocation: report, don't raise
                 if on_error:
                     on_error(exc)
 
-        self._async.submit(run)
+        def submit(attempt: int) -> None:
+            try:
+                self._async.submit(run, attempt)
+            except RuntimeError:  # shut down: the queue goes with localcloud
+                pass
+
+        submit(0)
         return request_id
 
+    def retire(self, region: str, name: str, version: str | None = None) -> None:
+        """End the execution environments of a deleted function (or of one of its versions): idle ones
+        now, busy ones when their invocation is over."""
+        def matches(worker: _Worker) -> bool:
+            spec = worker.spec
+            return (spec.region, spec.name) == (region, name) and version in (None, spec.version)
+
+        with self._lock:
+            ended = [w for key, idle in list(self._idle.items()) for w in idle if matches(w)]
+            for key, idle in list(self._idle.items()):
+                self._idle[key] = [w for w in idle if not matches(w)]
+                if not self._idle[key]:
+                    del self._idle[key]
+            for worker in self._busy:
+                if matches(worker):
+                    worker.retired = True
+        for worker in ended:
+            worker.kill()
+
     def shutdown(self) -> None:
-        self.closed.set()
+        self.closed.set()  # also stops the idle reaper
         self._async.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             workers = [w for idle in self._idle.values() for w in idle] + list(self._busy)
@@ -257,6 +356,39 @@ class LambdaRuntime:
     def worker_count(self) -> int:
         with self._lock:
             return sum(len(idle) for idle in self._idle.values()) + len(self._busy)
+
+    # -- concurrency ------------------------------------------------------------------------
+
+    def _admit(self, spec: FunctionSpec) -> None:
+        """Count one more execution of ``spec``'s function, or raise :class:`Throttled` as Lambda would."""
+        with self._lock:
+            if spec.reserved_concurrency is not None:
+                if self._executions[spec.region, spec.name] >= spec.reserved_concurrency:
+                    raise Throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
+            elif self._unreserved_executions[spec.region] >= self.concurrency_limit - spec.region_reserved_concurrency:
+                raise Throttled("ConcurrentInvocationLimitExceeded")
+            self._executions[spec.region, spec.name] += 1
+            if spec.reserved_concurrency is None:
+                self._unreserved_executions[spec.region] += 1
+
+    def _leave(self, spec: FunctionSpec) -> None:
+        with self._lock:
+            self._executions[spec.region, spec.name] -= 1
+            if spec.reserved_concurrency is None:
+                self._unreserved_executions[spec.region] -= 1
+
+    def _reap_idle_workers(self) -> None:
+        """End execution environments idle for longer than ``idle_seconds``, as Lambda reclaims them."""
+        while not self.closed.wait(min(10.0, max(0.1, self.idle_seconds / 4))):
+            cutoff = time.monotonic() - self.idle_seconds
+            with self._lock:
+                expired = [w for idle in self._idle.values() for w in idle if w.last_used < cutoff]
+                for key, idle in list(self._idle.items()):
+                    self._idle[key] = [w for w in idle if w.last_used >= cutoff]
+                    if not self._idle[key]:
+                        del self._idle[key]
+            for worker in expired:
+                worker.kill()
 
     # -- execution environments -------------------------------------------------------------
 
@@ -286,7 +418,9 @@ class LambdaRuntime:
     def _release(self, worker: _Worker, keep: bool) -> None:
         with self._lock:
             self._busy.discard(worker)
+            keep = keep and not worker.retired and not self.closed.is_set()
             if keep:
+                worker.last_used = time.monotonic()
                 self._idle.setdefault(worker.spec.environment_key, []).append(worker)
         if not keep:
             worker.kill()
@@ -296,8 +430,11 @@ class LambdaRuntime:
         target = self.work_dir / "code" / spec.code_sha256
         if not target.exists():
             staging = target.with_name(f"{target.name}.{uuid.uuid4().hex}")
-            with zipfile.ZipFile(io.BytesIO(spec.code_zip)) as archive:
-                archive.extractall(staging)
+            try:
+                extract_zip(spec.code_zip, staging, f"the deployment package of {spec.name}")
+            except (PathEscape, zipfile.BadZipFile) as error:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise BadPackage(f"Lambda could not unzip the deployment package of {spec.name}: {error}") from None
             try:
                 staging.rename(target)
             except OSError:  # another thread unpacked it first
@@ -345,8 +482,11 @@ class LambdaRuntime:
             lines.append((int(time.time() * 1000), message))
 
         cold = worker.init_ms is None
-        if cold and not worker.start(deadline):
-            return self._timed_out(worker, spec, request_id, started_wall, lines, log), False
+        try:
+            if cold and not worker.start(deadline):
+                return self._timed_out(worker, spec, request_id, started_wall, lines, log), False
+        except _WorkerExited:
+            return self._exited(worker, spec, request_id, lines, log, 0.0, None), False
         for line in worker.new_output():
             log(line)
         if worker.init_error:
@@ -364,28 +504,22 @@ class LambdaRuntime:
         except UnicodeDecodeError:
             event_text = json.dumps(None)
         invoke_started = time.perf_counter()
-        worker.send(
-            {
-                "event": event_text,
-                "request_id": request_id,
-                "deadline_ms": started_wall * 1000 + spec.timeout * 1000,
-                "invoked_function_arn": spec.arn if spec.version == "$LATEST" else f"{spec.arn}:{spec.version}",
-            }
-        )
-        reply = worker.receive(deadline)
+        try:
+            worker.send(
+                {
+                    "event": event_text,
+                    "request_id": request_id,
+                    "deadline_ms": started_wall * 1000 + spec.timeout * 1000,
+                    "invoked_function_arn": spec.arn if spec.version == "$LATEST" else f"{spec.arn}:{spec.version}",
+                }
+            )
+            reply = worker.receive(deadline)
+        except (_WorkerExited, BrokenPipeError):
+            duration_ms = (time.perf_counter() - invoke_started) * 1000
+            return self._exited(worker, spec, request_id, lines, log, duration_ms, worker.init_ms if cold else None), False
         duration_ms = (time.perf_counter() - invoke_started) * 1000
         if reply is None:
-            if worker.process.poll() is None:
-                return self._timed_out(worker, spec, request_id, started_wall, lines, log), False
-            for line in worker.new_output():
-                log(line)
-            error = {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {worker.process.returncode}",
-            }
-            log(f"END RequestId: {request_id}")
-            log(self._report(request_id, spec, duration_ms, None, worker.init_ms if cold else None))
-            return self._finish(spec, worker, lines, json.dumps(error).encode(), "Unhandled"), False
+            return self._timed_out(worker, spec, request_id, started_wall, lines, log), False
 
         for line in worker.new_output():
             log(line)
@@ -394,6 +528,20 @@ class LambdaRuntime:
         if "error" in reply:
             return self._finish(spec, worker, lines, json.dumps(reply["error"]).encode(), "Unhandled"), True
         return self._finish(spec, worker, lines, reply["payload"].encode("utf-8"), None), True
+
+    def _exited(self, worker, spec, request_id, lines, log, duration_ms, init_ms) -> InvocationResult:
+        """The runtime exited (crashed, was killed, or the function called ``sys.exit``) during the call."""
+        message = f"RequestId: {request_id} Error: Runtime exited with error: {worker.exit_status()}"
+        for line in worker.new_output():
+            log(line)
+        if not any(line.startswith("START ") for _, line in lines):
+            log(f"START RequestId: {request_id} Version: {spec.version}")
+        log(message)
+        log("Runtime.ExitError")
+        log(f"END RequestId: {request_id}")
+        log(self._report(request_id, spec, duration_ms, None, init_ms))
+        error = {"errorType": "Runtime.ExitError", "errorMessage": message}
+        return self._finish(spec, worker, lines, json.dumps(error).encode(), "Unhandled")
 
     def _timed_out(self, worker, spec, request_id, started_wall, lines, log) -> InvocationResult:
         for line in worker.new_output():

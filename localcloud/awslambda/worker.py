@@ -13,8 +13,11 @@ function's log.
 import json
 import logging
 import os
+import resource
+import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 
@@ -152,16 +155,44 @@ def _invoke(handler, request, request_filter):
 
 
 def _peak_memory_kb():
-    """Peak resident memory of this process (``ru_maxrss`` would include the parent's, as it survives exec)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+    """Peak resident memory of this process in KiB.
+
+    Linux's ``VmHWM`` is this process's own; ``ru_maxrss`` survives exec there and may be the
+    parent's, so it is only the fallback where there is no ``/proc`` (macOS reports it in bytes).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+
+
+def watch_parent(fd):
+    """End this process and its group when localcloud ends, however it ends.
+
+    ``fd`` is the read end of a pipe whose only write end is in localcloud's process: nothing is
+    ever written, so the read returns (EOF) exactly when that process is gone.  Also used by the
+    SageMaker containers (:mod:`localcloud.lifetimes`).
+    """
+
+    def wait_for_eof():
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=wait_for_eof, name="parent-watchdog", daemon=True).start()
 
 
 def main():
     request_fd, response_fd = int(sys.argv[1]), int(sys.argv[2])
+    watch_parent(int(os.environ.pop("LOCALCLOUD_PARENT_FD")))
     sys.stdout.reconfigure(line_buffering=True)
     # Started with -I -S: sys.path holds the standard library only. Lambda's order follows.
     sys.path[:0] = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]

@@ -4,6 +4,10 @@ Creating (or updating) an endpoint downloads and unpacks every variant's ``Model
 ``python -m localcloud.algorithms.<name> serve`` and waits for ``GET /ping``; only then does the
 endpoint turn ``InService`` and take traffic.  An update switches traffic to the new variants at
 once and stops the old ones when their requests in flight have finished.
+
+A serving process that exits on its own is replaced, as SageMaker replaces an unhealthy instance;
+if the replacement does not pass ``/ping``, or the process keeps exiting, the endpoint turns
+``Failed`` with the reason.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import queue
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,9 +27,12 @@ import tarfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from localcloud import lifetimes
+from localcloud.paths import confined
 from localcloud.sagemaker import images, storage
 from localcloud.sagemaker.models import Endpoint, now
 
@@ -32,6 +40,9 @@ logger = logging.getLogger("localcloud.sagemaker")
 
 PING_TIMEOUT_SECONDS = 300
 DRAIN_TIMEOUT_SECONDS = 120
+# A variant whose serving process exits more often than this within the window is Failed, not replaced again.
+MAX_EXITS = 3
+EXIT_WINDOW_SECONDS = 600
 
 
 class ContainerTimeout(Exception):
@@ -52,8 +63,15 @@ class ContainerReply:
 class VariantServer:
     """One production variant: its serving process, connection pool and requests in flight."""
 
-    def __init__(self, endpoint: Endpoint, variant: dict, algorithm: str, root: Path, environment: dict, log_sink):
+    def __init__(self, endpoint: Endpoint, variant: dict, algorithm: str, root: Path, environment: dict, log_sink,
+                 on_exit: Callable[[VariantServer, int], None] | None = None):
         self.endpoint_name = endpoint.name
+        self.variant = variant
+        self.algorithm = algorithm
+        self.environment = environment
+        self.on_exit = on_exit
+        self.exits: list[float] = []  # when this variant's earlier processes exited on their own
+        self._stopping = False
         self.variant_name = variant["VariantName"]
         self.weight = float(variant.get("InitialVariantWeight", 1.0))
         self.image = variant["Containers"][0]["Image"]
@@ -64,10 +82,9 @@ class VariantServer:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_NUM_THREADS": "1"}
         env.update(environment)
         env.update({"OPT_ML": str(root), "SAGEMAKER_BIND_TO_PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
-        self.process = subprocess.Popen(
+        self.process = lifetimes.spawn(
             [sys.executable, "-m", f"localcloud.algorithms.{algorithm}", "serve"],
             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
         )
         self._connections: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
         self._in_flight = 0
@@ -76,9 +93,14 @@ class VariantServer:
         threading.Thread(target=self._ship_logs, args=(log_sink, region, group), daemon=True).start()
 
     def _ship_logs(self, log_sink, region: str, group: str) -> None:
+        """Ship the process's output until it ends, then reap it and report an exit nobody asked for."""
         for raw in self.process.stdout:
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
             log_sink(region, group, self.log_stream, [(int(time.time() * 1000), line)])
+        code = self.process.wait()
+        lifetimes.forget(self.process)
+        if not self._stopping and self.on_exit is not None:
+            self.on_exit(self, code)
 
     def wait_until_healthy(self) -> str | None:
         """None once ``/ping`` answers 200; otherwise why the variant will not serve."""
@@ -130,11 +152,12 @@ class VariantServer:
         return reply
 
     def stop(self, drain: bool) -> None:
+        self._stopping = True
         if drain:
             with self._idle:
                 self._idle.wait_for(lambda: self._in_flight == 0, timeout=DRAIN_TIMEOUT_SECONDS)
         if self.process.poll() is None:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         shutil.rmtree(self.root.parent, ignore_errors=True)
 
@@ -221,7 +244,9 @@ class EndpointHost:
             return None, "localcloud serves single-container models; inference pipelines are not supported."
         container = containers[0]
         algorithm = images.algorithm_for_image(container["Image"])
-        root = self.work_dir / endpoint.name / f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}" / "opt_ml"
+        folder = confined(self.work_dir, f"{endpoint.name}/{variant['VariantName']}-{uuid.uuid4().hex[:8]}",
+                          f'endpoint "{endpoint.name}" variant "{variant["VariantName"]}"')
+        root = folder / "opt_ml"
         model_dir = root / "model"
         model_dir.mkdir(parents=True)
         if container.get("ModelDataUrl"):
@@ -233,11 +258,61 @@ class EndpointHost:
             try:
                 with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
                     tar.extractall(model_dir, filter="data")
+            except tarfile.FilterError as error:
+                return None, (f'The model data archive at "{url}" has a member that would be written outside the '
+                              f'model directory or is not a regular file or folder: "{error.tarinfo.name}" '
+                              f"({error}). Repack it with paths relative to the model directory.")
             except (tarfile.TarError, OSError, EOFError):
                 return None, (f'Failed to extract model data archive from URL "{url}". Please ensure that the '
                               "object located at the URL is a valid tar.gz archive.")
-        server = VariantServer(endpoint, variant, algorithm, root, container.get("Environment", {}), self.log_sink)
+        server = VariantServer(endpoint, variant, algorithm, root, container.get("Environment", {}), self.log_sink,
+                               on_exit=lambda dead, code: self._replace(endpoint, dead, code))
         return server, None
+
+    def _replace(self, endpoint: Endpoint, dead: VariantServer, exit_code: int) -> None:
+        """Start a new serving process for a variant whose process exited, or fail the endpoint."""
+        how = f"was killed by signal {-exit_code}" if exit_code < 0 else f"exited with status {exit_code}"
+        with self._lock:
+            if dead not in self._routes.get(endpoint.arn, []):
+                return  # the endpoint was deleted or updated meanwhile
+        logger.warning("endpoint %s: the serving process of variant %s %s; replacing it",
+                       endpoint.name, dead.variant_name, how)
+        now_seconds = time.monotonic()
+        exits = [t for t in dead.exits if now_seconds - t < EXIT_WINDOW_SECONDS] + [now_seconds]
+        failure = None
+        replacement = None
+        if len(exits) > MAX_EXITS:
+            failure = (f"The serving process of production variant {dead.variant_name} {how}, and exited "
+                       f"{len(exits)} times within {EXIT_WINDOW_SECONDS} s. Please check CloudWatch logs for this "
+                       "endpoint.")
+        else:
+            try:
+                replacement = VariantServer(endpoint, dead.variant, dead.algorithm, dead.root, dead.environment,
+                                            self.log_sink, on_exit=dead.on_exit)
+                replacement.exits = exits
+                failure = replacement.wait_until_healthy()
+            except Exception as error:  # never leave the endpoint InService with no process behind it
+                logger.exception("endpoint %s: replacing variant %s failed", endpoint.name, dead.variant_name)
+                failure = f"InternalServerError: {error}"
+            if failure:
+                failure = f"The serving process of production variant {dead.variant_name} {how}; its replacement " \
+                          f"failed: {failure}"
+        with self._lock:
+            servers = self._routes.get(endpoint.arn, [])
+            current = dead in servers
+            if current and not failure:
+                servers[servers.index(dead)] = replacement
+                return
+            others = self._routes.pop(endpoint.arn, []) if current else []
+        if replacement is not None:
+            replacement.stop(drain=False)
+        if not current:
+            return
+        for server in others:
+            server.stop(drain=False)
+        endpoint.failure_reason = failure
+        endpoint.status = "Failed"
+        endpoint.last_modified_time = now()
 
     @staticmethod
     def _describe(server: VariantServer, variant: dict) -> dict:

@@ -9,10 +9,15 @@ from urllib.parse import urlparse
 from moto.s3.models import FakeKey, s3_backends
 
 from localcloud.config import ACCOUNT_ID
+from localcloud.paths import PathEscape, confined
 
 
 class MissingData(Exception):
     pass
+
+
+class UnsafeKey(MissingData):
+    """An object or manifest entry would be written outside the channel's folder."""
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -57,25 +62,34 @@ def download_prefix(uri: str, destination: Path) -> int:
     """Copy every object under the S3 prefix into ``destination``, keeping the relative paths."""
     bucket_name, prefix = split_uri(uri)
     base = prefix if prefix.endswith("/") or not prefix else prefix.rsplit("/", 1)[0] + "/"
-    count = 0
-    for name, key in _objects(bucket_name, prefix):
-        if name.endswith("/"):
-            continue
-        target = destination / name[len(base):]
+    targets = [(_confined(destination, name[len(base):], f'S3 object "s3://{bucket_name}/{name}"'), key)
+               for name, key in _objects(bucket_name, prefix) if not name.endswith("/")]
+    for target, key in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(key.value)
-        count += 1
-    return count
+    return len(targets)
 
 
 def download_manifest(uri: str, destination: Path) -> int:
     """Copy the objects a SageMaker manifest file lists: ``[{"prefix": "s3://b/p/"}, "rel/key", ...]``."""
-    entries = json.loads(read(uri))
-    prefix = entries[0]["prefix"]
-    count = 0
-    for relative in entries[1:]:
-        target = destination / relative
+    try:
+        entries = json.loads(read(uri))
+        prefix = entries[0]["prefix"]
+    except (ValueError, TypeError, KeyError, IndexError):
+        raise MissingData(f'The manifest {uri} is not a JSON list that starts with {{"prefix": "s3://..."}}.') from None
+    if not all(isinstance(entry, str) for entry in entries[1:]):
+        raise MissingData(f"The manifest {uri} lists something other than relative keys after its prefix.")
+    targets = [(_confined(destination, relative, f'manifest {uri} entry "{relative}"'), relative)
+               for relative in entries[1:]]
+    for target, relative in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(read(prefix + relative))
-        count += 1
-    return count
+    return len(targets)
+
+
+def _confined(destination: Path, relative: str, source: str) -> Path:
+    try:
+        return confined(destination, relative, source)
+    except PathEscape as error:
+        raise UnsafeKey(f"{error} SageMaker copies it to the same relative path under the channel's folder "
+                        "(/opt/ml/input/data/<channel>/).") from None

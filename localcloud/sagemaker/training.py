@@ -11,15 +11,18 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tarfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
-from localcloud import config
+from localcloud import config, lifetimes
+from localcloud.paths import confined
 from localcloud.sagemaker import images, storage
 from localcloud.sagemaker.models import TrainingJob, now
 
@@ -56,14 +59,17 @@ class TrainingRunner:
     # -- one job ----------------------------------------------------------------------------
 
     def _run(self, job: TrainingJob) -> None:
+        # A fresh folder for each run: a job never sees the files of an earlier job of the same name.
+        run_dir = confined(self.work_dir, f"{job.name}-{uuid.uuid4().hex[:8]}", f'training job name "{job.name}"')
         try:
-            self._train(job)
+            self._train(job, run_dir / "opt_ml")
         except Exception as error:  # the service never leaves a job InProgress forever
             logger.exception("training job %s failed in localcloud", job.name)
             job.finish("Failed", "Failed", "Training job failed", f"InternalServerError: {error}")
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
-    def _train(self, job: TrainingJob) -> None:
-        root = self.work_dir / job.name / "opt_ml"
+    def _train(self, job: TrainingJob, root: Path) -> None:
         stream = f"{job.name}/algo-1-{int(time.time())}"
         job.transition("Downloading", "Downloading input data")
         problem = self._prepare(job, root)
@@ -141,10 +147,9 @@ class TrainingRunner:
                "LOCALCLOUD_PRETRAINED_DIR": os.environ.get("LOCALCLOUD_PRETRAINED_DIR",
                                                            str(config.home() / "pretrained"))}
         env.update(job.request.get("Environment", {}))
-        process = subprocess.Popen(
+        process = lifetimes.spawn(
             [sys.executable, "-m", f"localcloud.algorithms.{job.algorithm}", "train"],
             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
         )
         with self._lock:
             self._processes[job.name] = process
@@ -175,6 +180,10 @@ class TrainingRunner:
             timer.cancel()
             with self._lock:
                 self._processes.pop(job.name, None)
+            if process.poll() is None:  # the log shipping failed: the job is over, its process too
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            lifetimes.forget(process)
         return exit_code, getattr(process, "timed_out", False)
 
     @staticmethod

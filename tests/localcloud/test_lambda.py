@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
@@ -111,6 +112,32 @@ def test_a_timeout_ends_the_worker_and_reports_lambdas_message(aws, make_functio
     assert error["errorMessage"].endswith("Task timed out after 1.00 seconds")
     after, _ = invoke(aws, name)
     assert after["pid"] != warm["pid"], "the timed-out worker must not be reused"
+
+
+CRASH = """
+import os
+import signal
+
+
+def handler(event, context):
+    if event.get("exit"):
+        os._exit(event["exit"])
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_crashed_worker_is_reported_as_a_runtime_exit_never_as_a_timeout(aws, make_function):
+    name = make_function({"app.py": CRASH}, Timeout=30)
+    for _ in range(20):  # the pipe closes before the process is reaped: the answer must not depend on which is first
+        error, response = invoke(aws, name)
+        assert response["FunctionError"] == "Unhandled"
+        assert error["errorType"] == "Runtime.ExitError"
+        assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed",
+                            error["errorMessage"]), error
+    error, response = invoke(aws, name, {"exit": 3}, LogType="Tail")
+    assert error["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "Runtime exited with error: exit status 3\nRuntime.ExitError\nEND RequestId:" in log
 
 
 def test_import_errors_and_missing_handlers_are_reported(aws, make_function):

@@ -272,17 +272,22 @@ def _header_value(environ: dict, name: str) -> str:
     return " ".join(value.split())
 
 
-def _service_hint(environ: dict) -> str:
-    """The signing service named in the credential scope, if any (to shape an error before verification)."""
-    if environ.get("HTTP_AUTHORIZATION", "").startswith("AWS ") or "AWSAccessKeyId=" in environ.get("QUERY_STRING", ""):
-        return "s3"  # Signature Version 2 is S3's alone
+def credential_scope(environ: dict) -> tuple[str, str]:
+    """(region, service) of the request's credential scope; ("", "") when it names none."""
     for source in (environ.get("HTTP_AUTHORIZATION", ""), unquote(environ.get("QUERY_STRING", ""))):
         marker = source.find("Credential=")
         if marker >= 0:
             parts = source[marker + len("Credential="):].split("/")
             if len(parts) >= 4:
-                return parts[3]
-    return ""
+                return parts[2], parts[3]
+    return "", ""
+
+
+def _service_hint(environ: dict) -> str:
+    """The signing service of the request, if it names one (to shape an error before verification)."""
+    if environ.get("HTTP_AUTHORIZATION", "").startswith("AWS ") or "AWSAccessKeyId=" in environ.get("QUERY_STRING", ""):
+        return "s3"  # Signature Version 2 is S3's alone
+    return credential_scope(environ)[1]
 
 
 def _code_for(code: str, environ: dict, service: str) -> str:

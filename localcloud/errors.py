@@ -30,8 +30,9 @@ def protocol_of(environ: dict, service: str = "") -> str:
 
 
 def error_response(environ: dict, status: int, code: str, message: str, service: str = "",
-                   sender_fault: bool = True) -> Response:
-    """``code``/``message`` as the request's protocol expresses an error."""
+                   sender_fault: bool = True, extra: dict | None = None) -> Response:
+    """``code``/``message`` as the request's protocol expresses an error; ``extra`` fields go into
+    JSON bodies (Lambda's ``Reason`` and ``Type``, for instance)."""
     request_id = str(uuid.uuid4())
     protocol = protocol_of(environ, service)
     headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": code}
@@ -45,5 +46,6 @@ def error_response(environ: dict, status: int, code: str, message: str, service:
                 f"<Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>")
         return Response(body, status=status, mimetype="application/xml", headers=headers)
     payload = {"__type": code, "message": message} if protocol == "json" else {"message": message}
+    payload.update(extra or {})
     mimetype = "application/x-amz-json-1.1" if protocol == "json" else "application/json"
     return Response(json.dumps(payload), status=status, mimetype=mimetype, headers=headers)

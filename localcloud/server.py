@@ -18,6 +18,7 @@ import localcloud
 from localcloud import lifetimes, motoadapter
 from localcloud.apigateway import execute
 from localcloud.auth import Credentials, Gate, cors_headers
+from localcloud.awslambda import responses as awslambda
 from localcloud.errors import error_response
 from localcloud.iot import responses as iot
 from localcloud.sagemaker import responses as sagemaker
@@ -104,9 +105,13 @@ class LocalCloudApp:
             operation = sagemaker.control_plane_operation(request)
             if operation is not None:
                 return sagemaker.handle_control_plane(request, operation)
+        post = environ.get("REQUEST_METHOD") == "POST"
         invoke = sagemaker.INVOKE_PATH.match(path)
-        if invoke and environ.get("REQUEST_METHOD") == "POST":
+        if invoke and post:
             return sagemaker.invoke_endpoint(Request(environ), invoke["name"])
+        invoke = awslambda.INVOKE_PATH.match(path)
+        if invoke and post:
+            return awslambda.invoke(Request(environ), invoke["name"])
         iot_handler = iot.route(environ)
         if iot_handler is not None:
             return iot_handler()

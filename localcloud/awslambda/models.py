@@ -106,10 +106,10 @@ def _layer_content(fn: lambda_models.LambdaFunction, arn: str) -> LayerContent:
     return LayerContent(arn, version.code_sha_256, version.code_bytes)
 
 
-def invoke_function(fn: lambda_models.LambdaFunction, event: bytes) -> InvocationResult:
+def invoke_function(fn: lambda_models.LambdaFunction, event: bytes, request_id: str | None = None) -> InvocationResult:
     """Run one synchronous invocation of a moto function."""
     try:
-        return _require_runtime().invoke(function_spec(fn), event)
+        return _require_runtime().invoke(function_spec(fn), event, request_id)
     except UnsupportedRuntime as exc:
         raise InvalidRuntimeException(str(exc)) from exc
     except BadPackage as exc:
@@ -128,8 +128,11 @@ def invoke_function_async(fn: lambda_models.LambdaFunction, event: bytes) -> str
     return _require_runtime().invoke_async(function_spec(fn), event, on_error=report)
 
 
-def find_function(arn_or_name: str, region: str, account_id: str) -> lambda_models.LambdaFunction:
-    return get_lambda_backend(account_id, region).get_function(arn_or_name)
+def find_function(arn_or_name: str, region: str, account_id: str,
+                  qualifier: str | None = None) -> lambda_models.LambdaFunction:
+    """The function version or alias named (``$LATEST`` without a qualifier); moto's
+    ``ResourceNotFoundException`` when there is none."""
+    return get_lambda_backend(account_id, region).get_function(arn_or_name, qualifier)
 
 
 def _require_runtime() -> LambdaRuntime:
@@ -138,43 +141,15 @@ def _require_runtime() -> LambdaRuntime:
     return _runtime
 
 
-def _invoke(self: lambda_models.LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
-    """Replacement for moto's ``LambdaFunction.invoke`` (the ``Invoke`` API)."""
-    invocation_type = request_headers.get("X-Amz-Invocation-Type") or request_headers.get(
-        "x-amz-invocation-type", "RequestResponse"
-    )
-    event = body.encode("utf-8") if isinstance(body, str) else (body or b"")
-    if not event:
-        event = b"{}"
-    limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
-    if len(event) > limit:
-        raise RequestTooLargeException(
-            f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
-        )
-    try:
-        json.loads(event)
-    except ValueError as exc:
-        raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from exc
-
-    if invocation_type == "DryRun":
-        return b""
-    if invocation_type == "Event":
-        invoke_function_async(self, event)
-        return b""
-    result = invoke_function(self, event)
-    response_headers["x-amz-executed-version"] = result.executed_version
-    if result.function_error:
-        response_headers["x-amz-function-error"] = result.function_error
-    response_headers["x-amz-log-result"] = result.log_tail
-    return result.payload
-
-
-def _invoke_lambda(self: lambda_models.LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-    """Replacement for moto's internal trigger path: never start Docker."""
-    payload = event if isinstance(event, (str, bytes)) else json.dumps(event or {})
-    result = invoke_function(self, payload.encode() if isinstance(payload, str) else payload)
-    logs = "\n".join(result.log_lines)
-    return result.payload.decode("utf-8"), bool(result.function_error), logs
+def deliver_event(self: lambda_models.LambdaFunction, body: Any, request_headers: Any = None,
+                  response_headers: Any = None) -> bytes:
+    """Replacement for moto's ``LambdaFunction.invoke``, which only moto's own event sources (DynamoDB and
+    Kinesis streams, CloudWatch Logs subscriptions, EventBridge, the old InvokeAsync API) still call: Lambda
+    invokes those asynchronously, so the write that triggered them never waits for the function (and a
+    function's own log write can never wait for itself)."""
+    event = body.encode("utf-8") if isinstance(body, str) else (body or b"{}")
+    invoke_function_async(self, event)
+    return b""
 
 
 def install(runtime: LambdaRuntime) -> None:
@@ -183,5 +158,4 @@ def install(runtime: LambdaRuntime) -> None:
     _runtime = runtime
     moto_patches.install()
     event_sources.POLLERS.bind(invoke_function, runtime.closed)
-    lambda_models.LambdaFunction.invoke = _invoke
-    lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda
+    lambda_models.LambdaFunction.invoke = deliver_event

@@ -108,6 +108,13 @@ def _create_event_source_mapping(original):
         if not event_sources.is_sqs(source):
             return original(self, spec)
         _check_sqs_mapping(spec, source.endswith(".fifo"))
+        queue = next((q for q in sqs_backends[self.account_id][self.region_name].queues.values()
+                      if q.queue_arn == source), None)
+        function = self.get_function(spec.get("FunctionName") or "")
+        if queue is not None and int(queue.visibility_timeout) < int(function.timeout):
+            raise InvalidParameterValueException(
+                f"Queue visibility timeout: {int(queue.visibility_timeout)} seconds is less than Function timeout: "
+                f"{int(function.timeout)} seconds")
         mapping = original(self, spec)
         # moto would invoke inside SendMessage; Lambda's poller does it instead.
         for queue in sqs_backends[self.account_id][self.region_name].queues.values():

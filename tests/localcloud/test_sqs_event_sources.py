@@ -36,7 +36,7 @@ def handler(event, context):
 def setup(aws, make_function, unique):
     """A bucket where the function records each batch, and a queue with a dead-letter queue."""
 
-    def make(mode: str = "report", max_receive: int = 2, visibility: int = 1) -> dict:
+    def make(mode: str = "report", max_receive: int = 2, visibility: int = 3) -> dict:
         sqs, s3 = aws("sqs"), aws("s3")
         bucket = f"batches-{unique}"
         s3.create_bucket(Bucket=bucket)
@@ -46,7 +46,7 @@ def setup(aws, make_function, unique):
             "VisibilityTimeout": str(visibility),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})})["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        function = make_function({"app.py": RECORDER}, Timeout=30,
+        function = make_function({"app.py": RECORDER}, Timeout=visibility,
                                  Environment={"Variables": {"BUCKET": bucket, "MODE": mode}})
         return {"bucket": bucket, "queue_url": queue_url, "queue_arn": queue_arn, "dlq_url": dlq_url,
                 "function": function}
@@ -104,7 +104,7 @@ def test_batch_size_caps_each_invocation(aws, setup):
 
 
 def test_a_partial_batch_failure_retries_only_the_failed_message_then_redrives_it(aws, setup):
-    env = setup(max_receive=2, visibility=1)
+    env = setup(max_receive=2)
     send(aws, env["queue_url"], [{"ride": 1}, {"ride": 2, "fail": True}, {"ride": 3}])
     mapping = aws("lambda").create_event_source_mapping(
         EventSourceArn=env["queue_arn"], FunctionName=env["function"], BatchSize=10,
@@ -119,7 +119,7 @@ def test_a_partial_batch_failure_retries_only_the_failed_message_then_redrives_i
 
 
 def test_a_failed_invocation_returns_the_whole_batch_until_the_dead_letter_queue(aws, setup):
-    env = setup(mode="raise", max_receive=2, visibility=1)
+    env = setup(mode="raise", max_receive=2)
     send(aws, env["queue_url"], [{"ride": 1}, {"ride": 2, "fail": True}])
     mapping = aws("lambda").create_event_source_mapping(EventSourceArn=env["queue_arn"],
                                                         FunctionName=env["function"], BatchSize=10)
@@ -163,6 +163,15 @@ def test_lambdas_limits_on_batching_are_enforced(aws, setup, arguments, message)
     assert message in error.value.response["Error"]["Message"]
 
 
+def test_the_queue_must_stay_invisible_longer_than_the_function_may_run(aws, setup, make_function):
+    env = setup()
+    slow = make_function({"app.py": RECORDER}, Timeout=10)
+    with pytest.raises(ClientError) as error:
+        aws("lambda").create_event_source_mapping(EventSourceArn=env["queue_arn"], FunctionName=slow)
+    assert error.value.response["Error"]["Message"] == \
+        "Queue visibility timeout: 3 seconds is less than Function timeout: 10 seconds"
+
+
 MAPPING_STACK = """
 AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
@@ -170,6 +179,8 @@ Parameters:
 Resources:
   Queue:
     Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 30
   Mapping:
     Type: AWS::Lambda::EventSourceMapping
     Properties:

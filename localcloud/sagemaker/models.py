@@ -385,6 +385,9 @@ class TransformJob:
         return summary
 
 
+DEFAULT_PAGE_SIZE = 10  # the MaxResults SageMaker's older List* operations use when none is given
+
+
 def page(items: list, request: dict[str, Any], default_max: int = 100) -> tuple[list, dict[str, Any]]:
     """One page of ``items`` for a List* request, and the ``NextToken`` of the rest if any."""
     token = request.get("NextToken")
@@ -414,10 +417,9 @@ def _filtered(items: list, request: dict[str, Any], status) -> list:
         if "StatusEquals" in request and status(item) != request["StatusEquals"]:
             return False
         for field_name, attribute in (("CreationTime", "creation_time"), ("LastModifiedTime", "last_modified_time")):
-            stamp = getattr(item, attribute)
-            if f"{field_name}After" in request and not stamp > _time(request[f"{field_name}After"]):
+            if f"{field_name}After" in request and not getattr(item, attribute) > _time(request[f"{field_name}After"]):
                 return False
-            if f"{field_name}Before" in request and not stamp < _time(request[f"{field_name}Before"]):
+            if f"{field_name}Before" in request and not getattr(item, attribute) < _time(request[f"{field_name}Before"]):
                 return False
         return True
 
@@ -446,6 +448,7 @@ class SageMakerBackend:
         self.models: dict[str, Model] = {}
         self.endpoint_configs: dict[str, EndpointConfig] = {}
         self.endpoints: dict[str, Endpoint] = {}
+        self.tags: dict[str, dict[str, str]] = {}  # resource ARN -> key -> value
         self.lock = threading.RLock()
 
     # -- training jobs ----------------------------------------------------------------------
@@ -481,12 +484,11 @@ class SageMakerBackend:
         return self._training_job(name).describe()
 
     def list_training_jobs(self, request: dict[str, Any]) -> dict[str, Any]:
-        jobs = sorted(self.training_jobs.values(), key=lambda job: job.creation_time, reverse=True)
-        if "StatusEquals" in request:
-            jobs = [job for job in jobs if job.status == request["StatusEquals"]]
-        if "NameContains" in request:
-            jobs = [job for job in jobs if request["NameContains"] in job.name]
-        return {"TrainingJobSummaries": [job.summary() for job in jobs[: request.get("MaxResults", 100)]]}
+        jobs = _filtered(list(self.training_jobs.values()), request, lambda job: job.status)
+        jobs = _sorted(jobs, request, {"Name": lambda j: j.name, "Status": lambda j: j.status,
+                                       "CreationTime": lambda j: j.creation_time})
+        selected, more = page(jobs, request, DEFAULT_PAGE_SIZE)
+        return {"TrainingJobSummaries": [job.summary() for job in selected], **more}
 
     def stop_training_job(self, name: str) -> dict[str, Any]:
         job = self._training_job(name)
@@ -526,8 +528,10 @@ class SageMakerBackend:
         return self._model(name).describe()
 
     def list_models(self, request: dict[str, Any]) -> dict[str, Any]:
-        models = [m for m in self.models.values() if request.get("NameContains", "") in m.name]
-        return {"Models": [m.summary() for m in sorted(models, key=lambda m: m.creation_time, reverse=True)]}
+        models = _filtered(list(self.models.values()), request, lambda model: None)
+        models = _sorted(models, request, {"Name": lambda m: m.name, "CreationTime": lambda m: m.creation_time})
+        selected, more = page(models, request, DEFAULT_PAGE_SIZE)
+        return {"Models": [m.summary() for m in selected], **more}
 
     def delete_model(self, name: str) -> dict[str, Any]:
         with self.lock:
@@ -556,8 +560,10 @@ class SageMakerBackend:
         return self._endpoint_config(name).describe()
 
     def list_endpoint_configs(self, request: dict[str, Any]) -> dict[str, Any]:
-        configs = [c for c in self.endpoint_configs.values() if request.get("NameContains", "") in c.name]
-        return {"EndpointConfigs": [c.summary() for c in sorted(configs, key=lambda c: c.creation_time, reverse=True)]}
+        configs = _filtered(list(self.endpoint_configs.values()), request, lambda config: None)
+        configs = _sorted(configs, request, {"Name": lambda c: c.name, "CreationTime": lambda c: c.creation_time})
+        selected, more = page(configs, request, DEFAULT_PAGE_SIZE)
+        return {"EndpointConfigs": [c.summary() for c in selected], **more}
 
     def delete_endpoint_config(self, name: str) -> dict[str, Any]:
         with self.lock:
@@ -599,10 +605,11 @@ class SageMakerBackend:
         return self._endpoint(name).describe()
 
     def list_endpoints(self, request: dict[str, Any]) -> dict[str, Any]:
-        endpoints = [e for e in self.endpoints.values() if request.get("NameContains", "") in e.name]
-        if "StatusEquals" in request:
-            endpoints = [e for e in endpoints if e.status == request["StatusEquals"]]
-        return {"Endpoints": [e.summary() for e in sorted(endpoints, key=lambda e: e.creation_time, reverse=True)]}
+        endpoints = _filtered(list(self.endpoints.values()), request, lambda endpoint: endpoint.status)
+        endpoints = _sorted(endpoints, request, {"Name": lambda e: e.name, "Status": lambda e: e.status,
+                                                 "CreationTime": lambda e: e.creation_time})
+        selected, more = page(endpoints, request, DEFAULT_PAGE_SIZE)
+        return {"Endpoints": [e.summary() for e in selected], **more}
 
     def delete_endpoint(self, name: str) -> dict[str, Any]:
         with self.lock:
@@ -717,3 +724,36 @@ class SageMakerBackend:
         if job is None:
             raise ValidationException(f"Could not find job to update with name {name}")
         return job
+
+    # -- tags -------------------------------------------------------------------------------
+
+    def record_tags(self, resource_arn: str, tags: list[dict[str, str]]) -> None:
+        """The ``Tags`` a Create* request gave its resource."""
+        with self.lock:
+            self.tags.setdefault(resource_arn, {}).update({tag["Key"]: tag.get("Value", "") for tag in tags})
+
+    def add_tags(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._require_resource(request["ResourceArn"])
+        self.record_tags(request["ResourceArn"], request["Tags"])
+        return {"Tags": request["Tags"]}
+
+    def list_tags(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._require_resource(request["ResourceArn"])
+        tags = [{"Key": key, "Value": value} for key, value in self.tags.get(request["ResourceArn"], {}).items()]
+        selected, more = page(tags, request, 50)
+        return {"Tags": selected, **more}
+
+    def delete_tags(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._require_resource(request["ResourceArn"])
+        with self.lock:
+            for key in request["TagKeys"]:
+                self.tags.get(request["ResourceArn"], {}).pop(key, None)
+        return {}
+
+    def _require_resource(self, resource_arn: str) -> None:
+        resources = (self.training_jobs, self.models, self.endpoint_configs, self.endpoints, self.tuning_jobs,
+                     self.transform_jobs)
+        if not any(resource.arn == resource_arn for kind in resources for resource in kind.values()):
+            raise ValidationException(f"Resource {resource_arn} does not exist, or is not a resource localcloud keeps "
+                                      "tags for (training, tuning and transform jobs, models, endpoint configurations "
+                                      "and endpoints).")

@@ -45,6 +45,9 @@ OPERATIONS = {
     "DescribeTransformJob": ("describe_transform_job", "TransformJobName"),
     "ListTransformJobs": ("list_transform_jobs", True),
     "StopTransformJob": ("stop_transform_job", "TransformJobName"),
+    "AddTags": ("add_tags", True),
+    "ListTags": ("list_tags", True),
+    "DeleteTags": ("delete_tags", True),
 }
 INVOKE_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -58,11 +61,9 @@ def _scope(request: Request) -> tuple[str, str]:
 
 
 def control_plane_operation(request: Request) -> str | None:
-    """The SageMaker operation localcloud answers itself, if this request is one."""
+    """The SageMaker operation this request calls, if it is a control-plane call."""
     target = request.headers.get("X-Amz-Target", "")
-    if target.startswith("SageMaker.") and target[len("SageMaker."):] in OPERATIONS:
-        return target[len("SageMaker."):]
-    return None
+    return target[len("SageMaker."):] if target.startswith("SageMaker.") else None
 
 
 def _json(value: Any) -> Any:
@@ -79,21 +80,34 @@ def _error(error: SageMakerError, rest: bool = False, extra: dict | None = None)
                     headers={"x-amzn-ErrorType": error.code, "x-amzn-RequestId": str(uuid.uuid4())})
 
 
+class UnsupportedOperation(SageMakerError):
+    code = "UnsupportedOperation"
+
+
 def handle_control_plane(request: Request, operation: str) -> Response:
     region, _ = _scope(request)
+    if operation not in OPERATIONS:  # moto's SageMaker would fake it (a job "Completed" that did nothing)
+        return _error(UnsupportedOperation(
+            f"SageMaker operation {operation} is not supported by localcloud. It runs: {', '.join(sorted(OPERATIONS))}. "
+            "Use an AWS account for the others."))
     try:
         params = json.loads(request.get_data() or b"{}")
-    except ValueError:
+        if not isinstance(params, dict):
+            raise ValueError("not an object")
+    except (ValueError, RecursionError):
         return _error(ValidationException("The request body is not valid JSON."))
     errors = validation_errors(operation_model("sagemaker", operation), params)
     if errors:
         return _error(ValidationException(validation_message(errors)))
     method_name, argument = OPERATIONS[operation]
-    method = getattr(service.current().backend(region), method_name)
+    backend = service.current().backend(region)
     try:
-        result = method(params) if argument is True else method(params[argument])
+        result = getattr(backend, method_name)(params) if argument is True else getattr(backend, method_name)(
+            params[argument])
     except SageMakerError as error:
         return _error(error)
+    if operation.startswith("Create") and params.get("Tags"):
+        backend.record_tags(next(value for key, value in result.items() if key.endswith("Arn")), params["Tags"])
     return Response(json.dumps(result, default=_json), mimetype="application/x-amz-json-1.1",
                     headers={"x-amzn-RequestId": str(uuid.uuid4())})
 

@@ -79,5 +79,7 @@ def test_the_breakglass_stack_from_the_readme_serves_the_blogs_row(cloud, aws, b
 
     run([sys.executable, "-m", "awscli", "cloudformation", "delete-stack", "--stack-name", "workshop-03-breakglass"],
         env)
-    assert not [e for e in aws("sagemaker").list_endpoints()["Endpoints"]
+    run([sys.executable, "-m", "awscli", "cloudformation", "wait", "stack-delete-complete", "--stack-name",
+         "workshop-03-breakglass"], env)
+    assert not [e for e in aws("sagemaker").list_endpoints(NameContains="breakglass")["Endpoints"]
                 if e["EndpointName"] == "workshop-breast-cancer-breakglass"]

@@ -221,7 +221,7 @@ def test_the_low_level_flow_uses_botos_waiters(aws, train_uri, unique):
     deploy(sagemaker, name, artifact)
     sagemaker.delete_endpoint(EndpointName=name)
     sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig={"Delay": 1})
-    assert name not in [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+    assert name not in [e["EndpointName"] for e in sagemaker.list_endpoints(NameContains=name)["Endpoints"]]
 
 
 def test_a_job_stopped_as_soon_as_it_is_created_never_trains_to_the_end(aws, train_uri, unique):

@@ -25,8 +25,9 @@ RUNNING = ("InService", "Creating", "Updating", "SystemUpdating", "RollingBack")
 def billable_endpoints() -> list[dict]:
     """Each running endpoint's variants with instance type, count and hourly price (None if unknown)."""
     sagemaker = boto3.client("sagemaker")
+    endpoints = [e for page in sagemaker.get_paginator("list_endpoints").paginate() for e in page["Endpoints"]]
     rows = []
-    for endpoint in sagemaker.list_endpoints(MaxResults=100)["Endpoints"]:
+    for endpoint in endpoints:
         if endpoint["EndpointStatus"] not in RUNNING:
             continue
         description = sagemaker.describe_endpoint(EndpointName=endpoint["EndpointName"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -327,3 +328,11 @@ def test_publish_refuses_wildcards_and_oversized_payloads(aws):
     with pytest.raises(ClientError) as raised:
         data.publish(topic="a/b", payload=b"x" * (128 * 1024 + 1))
     assert raised.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+
+
+def test_health_lists_iot_and_things_stay_with_moto(cloud, aws, unique):
+    services = json.loads(urllib.request.urlopen(f"{cloud.endpoint_url}/_localcloud/health").read())["services"]
+    assert {"iot", "iot-data"} <= set(services)
+    iot = aws("iot")
+    iot.create_thing(thingName=f"registry_{unique}", attributePayload={"attributes": {"room": "lab"}})
+    assert iot.describe_thing(thingName=f"registry_{unique}")["attributes"] == {"room": "lab"}

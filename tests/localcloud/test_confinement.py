@@ -15,8 +15,14 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from tests.localcloud.conftest import wait_for
-from tests.localcloud.sagemaker_support import BUCKET, breast_cancer_split, deploy, to_csv, training_request, \
-    wait_for_job
+from tests.localcloud.sagemaker_support import (
+    BUCKET,
+    breast_cancer_split,
+    deploy,
+    to_csv,
+    training_request,
+    wait_for_job,
+)
 
 
 @pytest.fixture(scope="module")

@@ -197,6 +197,7 @@ class ShadowService:
             expected = request.get("version")
             if expected is not None and expected != shadow.version:
                 raise IoTError(409, "ConflictException", "Version conflict")
+            # A shadow's first document has no previous state; AWS documents none, so /documents says null.
             previous = None if shadow.deleted else {**shadow.state_document(with_delta=False),
                                                     "version": shadow.version}
             candidate = copy.deepcopy(shadow)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 import logging
 import re
@@ -45,6 +46,7 @@ SHADOW_NESTING_LIMIT = 6
 CLIENT_TOKEN_LIMIT = 64
 MESSAGE_LIMIT = 128 * 1024         # the message broker's payload limit
 RULE_NAME = re.compile(r"^[a-zA-Z0-9_]+$")
+_BASIC_INGEST = re.compile(r"^\$aws/rules/(?P<rule>[a-zA-Z0-9_]+)/(?P<topic>.+)$")
 _SHADOW_TOPIC = re.compile(
     r"^\$aws/things/(?P<thing>[^/]+)/shadow(?:/name/(?P<shadow>[^/]+))?/(?P<operation>update|get|delete)$")
 
@@ -431,10 +433,18 @@ class IoTCore:
                            "chains longer than %d, which a rule republishing onto its own topic would make endless)",
                            message.topic, message.hops, MAX_HOPS)
             return
+        ingest = _BASIC_INGEST.match(message.topic)
         with self._rules_lock:
-            matching = [rule for (region, _), rule in self._rules.items()
-                        if region == message.region and not rule.disabled
-                        and topic_matches(rule.query.topic_filter, message.topic)]
+            if ingest:
+                # Basic Ingest: the message goes to the named rule only, whatever its FROM clause, and the
+                # rule sees the topic without the $aws/rules/<name>/ prefix.
+                rule = self._rules.get((message.region, ingest["rule"]))
+                matching = [rule] if rule is not None and not rule.disabled else []
+                message = dataclasses.replace(message, topic=ingest["topic"])
+            else:
+                matching = [rule for (region, _), rule in self._rules.items()
+                            if region == message.region and not rule.disabled
+                            and topic_matches(rule.query.topic_filter, message.topic)]
         if matching:
             executor = self._pool()
             for rule in matching:

@@ -336,3 +336,14 @@ def test_health_lists_iot_and_things_stay_with_moto(cloud, aws, unique):
     iot = aws("iot")
     iot.create_thing(thingName=f"registry_{unique}", attributePayload={"attributes": {"room": "lab"}})
     assert iot.describe_thing(thingName=f"registry_{unique}")["attributes"] == {"room": "lab"}
+
+
+def test_basic_ingest_reaches_the_named_rule_only_with_the_prefix_removed(aws, queue, unique):
+    # iot-basic-ingest.html: publishing to $aws/rules/<rule name>/<topic> triggers that rule alone, and
+    # topic() does not include the $aws/rules/<rule name> prefix.
+    url, _ = queue("ingest")
+    name = f"ingest_{unique}"
+    sqs_rule(aws, name, "SELECT topic() AS topic, topic(2) AS floor, reading FROM 'unrelated/filter'", url)
+    aws("iot-data").publish(topic=f"$aws/rules/{name}/buildings/floor2/room201", payload=b'{"reading": 5}')
+    assert json.loads(receive(aws, url, 1)[0]) == {"topic": "buildings/floor2/room201", "floor": "floor2",
+                                                   "reading": 5}

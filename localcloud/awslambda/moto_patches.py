@@ -2,7 +2,7 @@
 
 * Layers: a layer version ARN resolves only in its own account and region (moto matched the name
   alone), and AWS's public AWS SDK for pandas layer resolves by ARN (:mod:`.packaging`).
-* CloudFormation: ``AWS::Lambda::Function`` keeps its ``Layers``; ``AWS::Lambda::LayerVersion``
+* CloudFormation: ``AWS::Lambda::Function`` keeps its ``Layers`` and ``Tags``; ``AWS::Lambda::LayerVersion``
   keeps its ``LayerName`` and ``CompatibleArchitectures`` and its ``Ref`` is the version ARN.
 * SQS event source mappings are polled by :mod:`.event_sources` instead of being invoked inside
   ``SendMessage``; BatchSize and MaximumBatchingWindowInSeconds are checked with Lambda's limits.
@@ -53,9 +53,10 @@ def _function_from_cloudformation(original):
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any):
         function = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        layers = cloudformation_json["Properties"].get("Layers")
-        if layers:
-            function.layers = function._get_layers_data(layers)
+        properties = cloudformation_json["Properties"]
+        if properties.get("Layers"):
+            function.layers = function._get_layers_data(properties["Layers"])
+        function.tags.update({tag["Key"]: tag["Value"] for tag in properties.get("Tags") or []})
         return function
 
     return classmethod(create_from_cloudformation_json)

@@ -124,8 +124,8 @@ class Gate:
         _, scope, service = self._scope(credential)
         amz_date = environ.get("HTTP_X_AMZ_DATE", "")
         self._check_time(amz_date, service)
-        payload_hash = environ.get("HTTP_X_AMZ_CONTENT_SHA256") or hashlib.sha256(_read_body(environ)).hexdigest()
-        canonical = _canonical_request(environ, signed_headers, payload_hash, service, exclude_signature=False)
+        payload_hash = environ.get("HTTP_X_AMZ_CONTENT_SHA256") or hashlib.sha256(read_body(environ)).hexdigest()
+        canonical = _canonical_requests(environ, signed_headers, payload_hash, service, exclude_signature=False)
         self._compare(canonical, amz_date, scope, signature, service)
         return service
 
@@ -142,8 +142,8 @@ class Gate:
                           "X-Amz-Date must be in the ISO8601 Long Format and X-Amz-Expires a number of seconds.") from None
         if datetime.now(UTC) > signed_at + timedelta(seconds=expires):
             raise Refused(403, "AccessDenied", "Request has expired")
-        payload_hash = UNSIGNED_PAYLOAD if service == "s3" else hashlib.sha256(_read_body(environ)).hexdigest()
-        canonical = _canonical_request(environ, params.get("X-Amz-SignedHeaders", "host"), payload_hash, service,
+        payload_hash = UNSIGNED_PAYLOAD if service == "s3" else hashlib.sha256(read_body(environ)).hexdigest()
+        canonical = _canonical_requests(environ, params.get("X-Amz-SignedHeaders", "host"), payload_hash, service,
                                        exclude_signature=True)
         self._compare(canonical, amz_date, scope, params.get("X-Amz-Signature", ""), service)
         return service
@@ -170,13 +170,14 @@ class Gate:
             raise Refused(403, "RequestTimeTooSkewed" if service == "s3" else "InvalidSignatureException",
                           f"Signature expired: {amz_date} is more than 15 minutes away from the server's time.")
 
-    def _compare(self, canonical: str, amz_date: str, scope: str, signature: str, service: str) -> None:
-        string_to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    def _compare(self, canonical_requests: list[str], amz_date: str, scope: str, signature: str, service: str) -> None:
         date, region, scope_service, _ = scope.split("/")
         key = _signing_key(self.credentials.secret_access_key, date, region, scope_service)
-        expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature):
-            raise Refused(403, "SignatureDoesNotMatch", _SIGNATURE_MISMATCH)
+        for canonical in canonical_requests:
+            string_to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+            if hmac.compare_digest(hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest(), signature):
+                return
+        raise Refused(403, "SignatureDoesNotMatch", _SIGNATURE_MISMATCH)
 
     # -- Signature Version 2 (S3's older signing, which boto3 still uses for presigned URLs) ---------
 
@@ -215,7 +216,7 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
-def _read_body(environ: dict) -> bytes:
+def read_body(environ: dict) -> bytes:
     """The request body, read once and put back for whoever answers the request."""
     cached = environ.get("localcloud.body")
     if cached is not None:
@@ -235,22 +236,25 @@ def _read_body(environ: dict) -> bytes:
     return body
 
 
-def _canonical_request(environ: dict, signed_headers: str, payload_hash: str, service: str,
-                       exclude_signature: bool) -> str:
+def _canonical_requests(environ: dict, signed_headers: str, payload_hash: str, service: str,
+                        exclude_signature: bool) -> list[str]:
+    """The canonical request, with its query string in the two forms clients sign: botocore's (the
+    pairs as sent, sorted) and the specification's (each name and value decoded and encoded again)."""
     raw_path, _, raw_query = _raw_target(environ)
     # botocore signs S3 paths as sent and every other service's path normalised and encoded once more.
     path = raw_path if service == "s3" else quote(normalize_url_path(raw_path), safe="/~")
-    pairs = []
+    as_sent, normalised = [], []
     for pair in raw_query.split("&") if raw_query else []:
         key, _, value = pair.partition("=")
-        key, value = unquote(key), unquote(value)
-        if exclude_signature and key == "X-Amz-Signature":
+        if exclude_signature and unquote(key) == "X-Amz-Signature":
             continue
-        pairs.append((quote(key, safe="-_.~"), quote(value, safe="-_.~")))
-    query = "&".join(f"{key}={value}" for key, value in sorted(pairs))
+        as_sent.append((key, value))
+        normalised.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
     names = signed_headers.split(";")
     headers = "".join(f"{name}:{_header_value(environ, name)}\n" for name in names)
-    return "\n".join([environ.get("REQUEST_METHOD", "GET").upper(), path, query, headers, signed_headers, payload_hash])
+    queries = dict.fromkeys("&".join(f"{key}={value}" for key, value in sorted(pairs)) for pairs in (as_sent, normalised))
+    return ["\n".join([environ.get("REQUEST_METHOD", "GET").upper(), path, query, headers, signed_headers, payload_hash])
+            for query in queries]
 
 
 def _raw_target(environ: dict) -> tuple[str, str, str]:

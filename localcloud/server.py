@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from xml.parsers.expat import ExpatError
 
 import moto
 from moto.moto_server import werkzeug_app
@@ -17,10 +18,11 @@ from werkzeug.wrappers import Request, Response
 import localcloud
 from localcloud import lifetimes, motoadapter
 from localcloud.apigateway import execute
-from localcloud.auth import Credentials, Gate, cors_headers
+from localcloud.auth import Credentials, Gate, cors_headers, credential_scope
 from localcloud.awslambda import responses as awslambda
 from localcloud.errors import error_response
 from localcloud.iot import responses as iot
+from localcloud.protocols import check_json_request
 from localcloud.sagemaker import responses as sagemaker
 
 logger = logging.getLogger("localcloud")
@@ -105,6 +107,10 @@ class LocalCloudApp:
             operation = sagemaker.control_plane_operation(request)
             if operation is not None:
                 return sagemaker.handle_control_plane(request, operation)
+        if "HTTP_X_AMZ_TARGET" in environ:
+            refusal = check_json_request(environ)
+            if refusal is not None:
+                return refusal
         post = environ.get("REQUEST_METHOD") == "POST"
         invoke = sagemaker.INVOKE_PATH.match(path)
         if invoke and post:
@@ -128,6 +134,13 @@ class LocalCloudApp:
 
         try:
             body = self.moto_app(environ, capture)
+        except UnicodeDecodeError:  # moto decodes bodies as UTF-8; these bytes are the client's error
+            return error_response(environ, 400, "MalformedInput", "The request body is not valid UTF-8.",
+                                  credential_scope(environ)[1])(environ, start_response)
+        except ExpatError as error:
+            return error_response(environ, 400, "MalformedXML", "The XML you provided was not well-formed or did "
+                                  f"not validate against our published schema ({error}).",
+                                  credential_scope(environ)[1])(environ, start_response)
         except NotImplementedError as error:
             return error_response(environ, 501, "NotImplemented", f"localcloud does not implement this operation: "
                                   f"{error}", sender_fault=False)(environ, start_response)

@@ -117,3 +117,41 @@ def _check_length(meta: dict, length: int, fail) -> None:
         fail(f"Member must have length greater than or equal to {meta['min']}")
     if "max" in meta and length > meta["max"]:
         fail(f"Member must have length less than or equal to {meta['max']}")
+
+
+_JSON_TYPES = {"string": str, "blob": str, "boolean": bool, "integer": int, "long": int, "float": (int, float),
+               "double": (int, float), "timestamp": (int, float, str), "structure": dict, "list": list, "map": dict}
+
+
+def type_errors(operation: OperationModel, params: Any) -> list[str]:
+    """Members of a JSON request whose JSON type is not the one the model gives them (the service answers
+    ``SerializationException`` for these before it looks at any value)."""
+    errors: list[str] = []
+    if operation.input_shape is not None:
+        _check_types(operation.input_shape, params, "", errors)
+    return errors
+
+
+def _check_types(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
+    if value is None or len(errors) >= MAX_REPORTED_ERRORS:
+        return
+    expected = _JSON_TYPES.get(shape.type_name)
+    numeric = shape.type_name in ("integer", "long", "float", "double")
+    if expected and (not isinstance(value, expected) or (numeric and isinstance(value, bool))):
+        errors.append(f"{path or 'The request body'} must be a JSON {shape.type_name}, not {_json_type(value)}")
+        return
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            if name in value:
+                _check_types(member, value[name], f"{path}.{name}" if path else name, errors)
+    elif shape.type_name == "list":
+        for index, item in enumerate(value):
+            _check_types(shape.member, item, f"{path}[{index}]", errors)
+    elif shape.type_name == "map":
+        for key, item in value.items():
+            _check_types(shape.value, item, f"{path}.{key}", errors)
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(value), type(value).__name__)

@@ -165,11 +165,11 @@ def test_presigned_urls_work_until_they_expire(aws, unique):
     bucket = f"presign-{unique}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="birds/card inal.jpg", Body=b"jpeg")
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "birds/card inal.jpg"},
-                                    ExpiresIn=1)
-    assert requests.get(url, timeout=10).content == b"jpeg"
+    params = {"Bucket": bucket, "Key": "birds/card inal.jpg"}
+    assert requests.get(s3.generate_presigned_url("get_object", Params=params), timeout=10).content == b"jpeg"
+    short_lived = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=1)
     time.sleep(2)
-    expired = requests.get(url, timeout=10)
+    expired = requests.get(short_lived, timeout=10)
     assert expired.status_code == 403
     assert "<Code>AccessDenied</Code>" in expired.text and "Request has expired" in expired.text
 

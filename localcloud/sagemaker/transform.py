@@ -155,16 +155,19 @@ def _frame(records: list[bytes], split_type: str) -> bytes:
 def batches(records: list[bytes], split_type: str, strategy: str, max_bytes: int | None) -> list[list[bytes]]:
     """Records grouped into requests: one each, or as many as fit in ``max_bytes``."""
     groups: list[list[bytes]] = []
+    group_bytes = 0
     for record in records:
-        if max_bytes is not None and len(_frame([record], split_type)) > max_bytes:
+        size = len(_frame([record], split_type))  # a request body is the sum of its records' frames
+        if max_bytes is not None and size > max_bytes:
             raise TransformFailure(f"a record of {len(record)} bytes is larger than MaxPayloadInMB "
                                    f"({max_bytes // (1024 * 1024)} MB); raise MaxPayloadInMB or split the input "
                                    "into smaller records")
-        if (strategy == "MultiRecord" and groups
-                and (max_bytes is None or len(_frame(groups[-1] + [record], split_type)) <= max_bytes)):
+        if strategy == "MultiRecord" and groups and (max_bytes is None or group_bytes + size <= max_bytes):
             groups[-1].append(record)
+            group_bytes += size
         else:
             groups.append([record])
+            group_bytes = size
     return groups
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import make_server
 
-from localcloud import config, lifetimes
+from localcloud import config, lifetimes, motoadapter
 from localcloud.auth import Credentials, allowed_origins_from_environment
 
 _install_lock = threading.Lock()
@@ -27,20 +27,21 @@ def _cache_moto_module_list() -> None:
     """moto lists its own package directory on every request (~180 stat calls); the list never changes."""
     from moto import backends
 
-    modules = tuple(backends.list_of_moto_modules())
-    backends.list_of_moto_modules = lambda: modules
+    modules = tuple(motoadapter.require(backends, "list_of_moto_modules")())
+    motoadapter.replace(backends, "list_of_moto_modules", lambda: modules)
 
 
 def install_extensions(runtime, sagemaker_service) -> None:
     """Teach moto's services what localcloud adds.  moto's state is per process, so this is too."""
     global _installed
+    from localcloud import logs
+    from localcloud.apigateway import moto_patches as apigateway_moto_patches
     from localcloud.awslambda import models as lambda_models
-    from localcloud.cloudformation import strict
+    from localcloud.cloudformation import moto_patches as cloudformation_moto_patches
     from localcloud.iot import moto_patches as iot_moto_patches
-    from localcloud.s3 import notifications as s3_notifications
-    from localcloud.s3 import policy as s3_policy
+    from localcloud.s3 import moto_patches as s3_moto_patches
     from localcloud.sagemaker import service as sagemaker
-    from localcloud.sns import delivery as sns_delivery
+    from localcloud.sns import moto_patches as sns_moto_patches
 
     with _install_lock:
         lambda_models.install(runtime)
@@ -48,11 +49,12 @@ def install_extensions(runtime, sagemaker_service) -> None:
         if _installed:
             return
         _cache_moto_module_list()
-        s3_notifications.install()
-        s3_policy.install()
-        sns_delivery.install()
+        logs.check_moto()
+        apigateway_moto_patches.install()
+        s3_moto_patches.install()
+        sns_moto_patches.install()
         iot_moto_patches.install()
-        strict.install()
+        cloudformation_moto_patches.install()
         _installed = True
 
 

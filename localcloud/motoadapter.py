@@ -51,6 +51,46 @@ def require(owner: Any, attribute: str, parameters: tuple[str, ...] = ()) -> Any
     return getattr(owner, attribute)
 
 
+def _assigned_in_methods(owner: type, attribute: str) -> bool:
+    """Whether some method of ``owner``'s class hierarchy names ``attribute`` (``self.attribute = ...``)."""
+    for cls in owner.__mro__:
+        for value in vars(cls).values():
+            function = getattr(value, "__func__", value)
+            code = getattr(function, "__code__", None)
+            if code is not None and attribute in code.co_names:
+                return True
+    return False
+
+
+def require_instance_attribute(owner: type, attribute: str) -> None:
+    """Check that instances of ``owner`` get ``attribute`` (a class attribute, or one its methods assign),
+    for the attributes localcloud reads on moto's objects."""
+    label = _label(owner, attribute)
+    if not _assigned_in_methods(owner, attribute):
+        try:
+            inspect.getattr_static(owner, attribute)
+        except AttributeError:
+            raise MotoIncompatible(f"moto {moto.__version__}'s {label} is gone; localcloud reads it. "
+                                   "Install the moto version requirements.txt pins.") from None
+    if label not in TOUCHPOINTS:
+        TOUCHPOINTS.append(label)
+
+
+def add(owner: Any, attribute: str, value: Any) -> None:
+    """Give ``owner`` an attribute moto lacks; if a moto release adds its own, stop rather than hide it."""
+    label = _label(owner, attribute)
+    try:
+        inspect.getattr_static(owner, attribute)
+    except AttributeError:
+        setattr(owner, attribute, value)
+        if label not in TOUCHPOINTS:
+            TOUCHPOINTS.append(label)
+        return
+    if getattr(owner, attribute) is not value:
+        raise MotoIncompatible(f"moto {moto.__version__} now has {label}, which localcloud adds itself; check whether "
+                               "localcloud's addition is still needed.")
+
+
 def replace(owner: Any, attribute: str, replacement: Any, parameters: tuple[str, ...] = ()) -> Any:
     """Put ``replacement`` in place of ``owner.attribute`` and return what was there (checked as
     :func:`require` does)."""

@@ -116,6 +116,6 @@ def apply_method_details(method: Any, properties: dict[str, Any], account_id: st
         )
 
 
-def install() -> None:
-    # ``!Ref`` of a Deployment is its id; moto's Deployment has no physical_resource_id.
-    Deployment.physical_resource_id = property(lambda deployment: deployment.id)
+def deployment_physical_id(deployment: Deployment) -> str:
+    """``!Ref`` of a Deployment is its id; moto's Deployment has no physical_resource_id."""
+    return deployment.id

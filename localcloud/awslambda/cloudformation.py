@@ -19,7 +19,3 @@ def update_function(cls, original_resource: LambdaFunction, new_resource_name: s
     original_resource.update_configuration(properties)
     original_resource.update_function_code(code)
     return original_resource
-
-
-def install() -> None:
-    LambdaFunction.update_from_cloudformation_json = classmethod(update_function)

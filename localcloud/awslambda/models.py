@@ -158,4 +158,3 @@ def install(runtime: LambdaRuntime) -> None:
     _runtime = runtime
     moto_patches.install()
     event_sources.POLLERS.bind(invoke_function, runtime.closed)
-    lambda_models.LambdaFunction.invoke = deliver_event

@@ -189,4 +189,12 @@ def install() -> None:
         motoadapter.replace(lambda_models.LayerVersion, "create_from_cloudformation_json",
                             classmethod(_layer_from_cloudformation),
                             ("cls", "resource_name", "cloudformation_json", "account_id", "region_name"))
+        from localcloud.awslambda.models import deliver_event  # models imports this module
+
+        motoadapter.replace(function, "invoke", deliver_event, ("self", "body", "request_headers", "response_headers"))
+        for attribute in ("function_name", "function_arn", "version", "run_time", "handler", "timeout", "memory_size",
+                          "environment_vars", "region", "code_sha_256", "code_bytes", "last_modified", "layers",
+                          "policy", "account_id"):
+            motoadapter.require_instance_attribute(function, attribute)
+        motoadapter.require(backend, "get_function", ("self", "function_name_or_arn", "qualifier"))
         _installed = True

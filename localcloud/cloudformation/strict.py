@@ -27,15 +27,13 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
 
-from localcloud.apigateway import cloudformation as apigateway_cloudformation
 from localcloud.apigateway.cloudformation import ApiGatewayStage, apply_method_details, check_method
-from localcloud.awslambda import cloudformation as lambda_cloudformation
 from localcloud.cloudformation.lint import lint_errors
 from localcloud.iam.cloudformation import attach_managed_policies, detach_managed_policies
 from localcloud.iot.cloudformation import TopicRule, check_template_actions
 from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties
 from localcloud.sagemaker.cloudformation import SageMakerEndpoint, SageMakerEndpointConfig, SageMakerModel
-from localcloud.sns.cloudformation import TopicPolicy, TopicSubscription
+from localcloud.sns.cloudformation import TopicPolicy, TopicSubscription, apply_topic_tags
 from localcloud.sqs.cloudformation import QueuePolicy
 
 logger = logging.getLogger("localcloud.cloudformation")
@@ -112,7 +110,7 @@ SUPPORTED: dict[str, Support] = {
         after_create=apply_bucket_properties,
     ),
     "AWS::S3::BucketPolicy": _support("Bucket PolicyDocument"),
-    "AWS::SNS::Topic": _support("TopicName DisplayName Subscription Tags"),
+    "AWS::SNS::Topic": _support("TopicName DisplayName Subscription Tags", after_create=apply_topic_tags),
     "AWS::SNS::Subscription": _support("TopicArn Endpoint Protocol RawMessageDelivery FilterPolicy"),
     "AWS::SNS::TopicPolicy": _support("Topics PolicyDocument"),
     "AWS::SQS::Queue": _support(
@@ -462,24 +460,3 @@ def resource_name_property(resource_type: str) -> str | None:
     if resource_class is not None:
         return resource_class.cloudformation_name_type()
     return parsing.get_name_type_map().get(resource_type)
-
-
-def install() -> None:
-    parsing.parse_and_create_resource = create_resource
-    parsing.parse_and_update_resource = update_resource
-    parsing.resource_name_property_from_type = resource_name_property
-    Stack.create_resources = create_resources
-    Stack.update = update
-    Stack.stack_resources = property(stack_resources)
-    Stack.outputs = property(outputs)
-    parsing.ResourceMap._delete_resource = delete_resource
-    CloudFormationBackend.create_stack = create_stack
-    CloudFormationBackend.delete_stack = delete_stack
-    CloudFormationBackend.update_stack = update_stack
-    CloudFormationBackend.create_change_set = create_change_set
-    CloudFormationBackend.execute_change_set = execute_change_set
-    apigateway_cloudformation.install()
-    lambda_cloudformation.install()
-    # moto caches its type registry; our added resource classes must be in it.
-    parsing.get_model_map.cache_clear()
-    parsing.get_name_type_map.cache_clear()

@@ -2,7 +2,8 @@
 
 moto matches the bucket's notification configuration and sends the records to SQS and SNS
 itself; here its records gain the fields the real service sends, and its Lambda delivery (which
-would block the upload and start Docker) becomes an asynchronous invocation, as on AWS.
+would block the upload and start Docker) becomes an asynchronous invocation, as on AWS
+(installed by :mod:`localcloud.s3.moto_patches`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,13 @@ import uuid
 from typing import Any
 from urllib.parse import quote_plus
 
-from moto.s3 import notifications as moto_notifications
-
 from localcloud.awslambda import models as lambda_models
 from localcloud.config import ACCOUNT_ID
 
 logger = logging.getLogger("localcloud.s3")
 
-_moto_s3_event = moto_notifications._get_s3_event
-
-
-def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict:
-    """An event notification message as S3 sends it (event structure version 2.1)."""
-    event = _moto_s3_event(event_name, bucket, key, notification_id)
+def complete_event(event: dict, key: Any) -> dict:
+    """moto's event notification message made the one S3 sends (event structure version 2.1)."""
     for record in event["Records"]:
         record["userIdentity"] = {"principalId": f"AWS:{ACCOUNT_ID}"}
         record["requestParameters"] = {"sourceIPAddress": "127.0.0.1"}
@@ -49,8 +44,3 @@ def deliver_to_lambda(account_id: str, event_body: Any, fn_arn: str, region_name
         lambda_models.invoke_function_async(function, json.dumps(event_body).encode("utf-8"))
     except Exception as exc:  # S3 never fails an upload because a notification failed
         logger.error("S3 notification to %s not delivered: %s", fn_arn, exc)
-
-
-def install() -> None:
-    moto_notifications._get_s3_event = s3_event
-    moto_notifications._invoke_awslambda = deliver_to_lambda

@@ -90,7 +90,3 @@ def get_permission(self: FakeBucket, action: str, resource: str) -> PermissionRe
     if self.policy is None:
         return PermissionResult.NEUTRAL
     return evaluate(json.loads(self.policy), action, resource, REQUEST_CONTEXT)
-
-
-def install() -> None:
-    FakeBucket.get_permission = get_permission

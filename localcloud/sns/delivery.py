@@ -17,9 +17,6 @@ from localcloud.awslambda import models as lambda_models
 
 logger = logging.getLogger("localcloud.sns")
 
-_moto_publish = Subscription.publish
-
-
 def lambda_event(subscription: Subscription, message: str, message_id: str, subject: str | None, message_attributes: dict | None) -> dict:
     notification = subscription.get_post_data(message, message_id, subject, message_attributes=message_attributes)
     return {
@@ -46,12 +43,9 @@ def lambda_event(subscription: Subscription, message: str, message_id: str, subj
     }
 
 
-def publish(self: Subscription, message: str, message_id: str, subject: str | None = None,
-            message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
-            deduplication_id: str | None = None, message_structure: str | None = None) -> None:
-    if self.protocol != "lambda":
-        return _moto_publish(self, message, message_id, subject, message_attributes,
-                             group_id, deduplication_id, message_structure)
+def deliver_to_lambda(self: Subscription, message: str, message_id: str, subject: str | None,
+                      message_attributes: dict[str, Any] | None, message_structure: str | None) -> None:
+    """A Lambda subscription's delivery: SNS's own event, as an asynchronous invocation."""
     if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes, message):
         return None
     if message_structure == "json":
@@ -64,7 +58,3 @@ def publish(self: Subscription, message: str, message_id: str, subject: str | No
     except Exception as exc:  # SNS accepts the publish whatever a subscriber does
         logger.error("SNS delivery to %s failed: %s", self.endpoint, exc)
     return None
-
-
-def install() -> None:
-    Subscription.publish = publish

@@ -77,6 +77,12 @@ def failure_reasons(cloudformation, stack_name: str) -> list[str]:
     ]
 
 
+def settled(cloudformation, stack_name: str, timeout: float = 60.0) -> dict:
+    """The stack once it no longer works (CloudFormation works in the background), whatever its outcome."""
+    return wait_for(lambda: next((stack for stack in cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+                                  if not stack["StackStatus"].endswith("_IN_PROGRESS")), None), timeout=timeout)
+
+
 def wait_for_stack(cloudformation, stack_name: str, waiter: str = "stack_create_complete") -> dict:
     """Wait for the stack and return its outputs; on failure, fail with the resources' reasons."""
     try:

@@ -10,7 +10,7 @@ import sys
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.localcloud.conftest import wait_for_stack
+from tests.localcloud.conftest import settled, wait_for_stack
 from workshop.target import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -51,15 +51,12 @@ Outputs:
     Value: !Ref Function
 """
 
-TOPIC_RULE = """
-  Rule:
-    Type: AWS::IoT::TopicRule
+# A type localcloud cannot create (it runs no virtual networks).
+UNSUPPORTED = """
+  Network:
+    Type: AWS::EC2::VPC
     Properties:
-      TopicRulePayload:
-        Sql: SELECT * FROM 'thermostat/+'
-        Actions:
-          - Lambda:
-              FunctionArn: !GetAtt Function.Arn
+      CidrBlock: 10.0.0.0/16
 """
 
 
@@ -77,13 +74,13 @@ def events(aws, stack: str) -> list[dict]:
 
 def test_an_unsupported_resource_type_fails_the_stack_and_rolls_back(aws, unique):
     name = f"unsupported-{unique}"
-    aws("cloudformation").create_stack(StackName=name, TemplateBody=template(TOPIC_RULE))
-    stack = aws("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    aws("cloudformation").create_stack(StackName=name, TemplateBody=template(UNSUPPORTED))
+    stack = settled(aws("cloudformation"), name)
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "Outputs" not in stack
     failed = [e for e in events(aws, name) if e["ResourceStatus"] == "CREATE_FAILED"]
-    assert [e["LogicalResourceId"] for e in failed] == ["Rule"]
-    assert "AWS::IoT::TopicRule is not supported by localcloud" in failed[0]["ResourceStatusReason"]
+    assert [e["LogicalResourceId"] for e in failed] == ["Network"]
+    assert "AWS::EC2::VPC is not supported by localcloud" in failed[0]["ResourceStatusReason"]
     statuses = [e["ResourceStatus"] for e in events(aws, name) if e["LogicalResourceId"] == name]
     assert {"ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"} <= set(statuses)
     functions = [f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]]
@@ -100,7 +97,7 @@ def test_an_unsupported_property_fails_the_stack_with_its_name(aws, unique):
         IndexDocument: index.html
 """
     aws("cloudformation").create_stack(StackName=name, TemplateBody=template(extra))
-    assert aws("cloudformation").describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert settled(aws("cloudformation"), name)["StackStatus"] == "ROLLBACK_COMPLETE"
     reason = next(e["ResourceStatusReason"] for e in events(aws, name) if e["ResourceStatus"] == "CREATE_FAILED")
     assert "WebsiteConfiguration" in reason and "AWS::S3::Bucket" in reason
 
@@ -140,11 +137,11 @@ def test_an_update_adding_an_unsupported_resource_is_refused_and_keeps_the_stack
     cloudformation = aws("cloudformation")
     cloudformation.create_stack(StackName=name, TemplateBody=template())
     function_name = wait_for_stack(cloudformation, name)["FunctionName"]
-    cloudformation.update_stack(StackName=name, TemplateBody=template(TOPIC_RULE))
-    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    cloudformation.update_stack(StackName=name, TemplateBody=template(UNSUPPORTED))
+    stack = settled(cloudformation, name)
     assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     reason = next(e["ResourceStatusReason"] for e in events(aws, name) if e["ResourceStatus"] == "UPDATE_FAILED")
-    assert "AWS::IoT::TopicRule" in reason
+    assert "AWS::EC2::VPC" in reason
     assert greet(aws, function_name) == "hello"
 
 
@@ -169,7 +166,7 @@ def test_awscli_deploy_uses_change_sets_for_create_and_update(cloud, aws, unique
     assert updated.returncode == 0, updated.stderr
     assert greet(aws, function_name) == "hola"
 
-    template_file.write_text(template(TOPIC_RULE))
+    template_file.write_text(template(UNSUPPORTED))
     refused = deploy()
     assert refused.returncode != 0
     assert greet(aws, function_name) == "hola"

@@ -14,7 +14,7 @@ import xgboost as xgb
 from botocore.exceptions import ClientError
 from sklearn.metrics import roc_auc_score
 
-from tests.localcloud.conftest import wait_for_stack
+from tests.localcloud.conftest import settled, wait_for_stack
 from tests.localcloud.sagemaker_support import (
     BUCKET,
     ROLE,
@@ -364,7 +364,7 @@ Resources:
 """
     cloudformation = aws("cloudformation")
     cloudformation.create_stack(StackName="xgb-broken-hosting", TemplateBody=template)
-    stack = cloudformation.describe_stacks(StackName="xgb-broken-hosting")["Stacks"][0]
+    stack = settled(cloudformation, "xgb-broken-hosting")
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     events = cloudformation.describe_stack_events(StackName="xgb-broken-hosting")["StackEvents"]
     reason = next(e["ResourceStatusReason"] for e in events if e["ResourceStatus"] == "CREATE_FAILED")

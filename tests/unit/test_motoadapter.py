@@ -1,0 +1,73 @@
+"""The moto adapter: a moto release that renames or reshapes what localcloud relies on stops localcloud at
+start-up with a message naming it, never silently (issue 8, item 8)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from localcloud import motoadapter
+from localcloud.motoadapter import MotoIncompatible
+
+
+class Backend:
+    def __init__(self):
+        self.queues = {}
+
+    def send(self, queue, body):
+        return queue, body
+
+
+def test_replacing_what_is_gone_or_reshaped_fails_loudly():
+    with pytest.raises(MotoIncompatible, match="has no .*Backend.send_message"):
+        motoadapter.replace(Backend, "send_message", lambda self: None)
+    with pytest.raises(MotoIncompatible, match=r"changed .*Backend.send\('self', 'queue', 'body'\)"):
+        motoadapter.replace(Backend, "send", lambda self: None, ("self", "queue_name", "body"))
+    original = motoadapter.replace(Backend, "send", lambda self, queue, body: "ours", ("self", "queue", "body"))
+    assert Backend().send(1, 2) == "ours" and original(Backend(), 1, 2) == (1, 2)
+
+
+def test_instance_attributes_are_found_in_methods_and_missing_ones_named():
+    motoadapter.require_instance_attribute(Backend, "queues")
+    with pytest.raises(MotoIncompatible, match="Backend.topics is gone"):
+        motoadapter.require_instance_attribute(Backend, "topics")
+
+
+def test_adding_what_moto_now_has_fails_loudly():
+    with pytest.raises(MotoIncompatible, match="now has .*Backend.send"):
+        motoadapter.add(Backend, "send", lambda self: None)
+
+
+def start_localcloud_after(setup: str) -> subprocess.CompletedProcess:
+    script = textwrap.dedent(setup) + textwrap.dedent("""
+        from localcloud import LocalCloud
+        with LocalCloud(port=0):
+            from moto.cloudformation import parsing
+            print(parsing.resource_class_from_type("AWS::SageMaker::Endpoint").__module__)
+    """)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_a_moto_without_a_replaced_function_stops_localcloud_at_start():
+    result = start_localcloud_after("""
+        import moto.sns.models
+        del moto.sns.models.Subscription.publish  # as a release that renamed it would be
+    """)
+    assert result.returncode != 0
+    assert "MotoIncompatible" in result.stderr and "Subscription.publish" in result.stderr
+
+
+def test_localclouds_resource_types_win_whatever_moto_read_or_imported_first():
+    """moto caches its type registry from CloudFormationModel's subclasses: reading it before localcloud's
+    classes exist, or importing moto's SageMaker models after them, used to bring moto's fake endpoint back."""
+    result = start_localcloud_after("""
+        from moto.cloudformation import parsing
+        parsing.get_model_map()
+        import localcloud.sagemaker.cloudformation
+        import moto.sagemaker.models
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "localcloud.sagemaker.cloudformation"

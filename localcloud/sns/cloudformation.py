@@ -9,6 +9,13 @@ from moto.core.common_models import CloudFormationModel
 from moto.sns.models import sns_backends
 
 
+def apply_topic_tags(topic: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+    """moto creates an ``AWS::SNS::Topic`` without its ``Tags``; clean-up finds topics by them."""
+    if properties.get("Tags"):
+        sns_backends[account_id][region_name].tag_resource(
+            topic.arn, {tag["Key"]: tag["Value"] for tag in properties["Tags"]})
+
+
 class TopicSubscription(CloudFormationModel):
     """``AWS::SNS::Subscription``."""
 

@@ -26,6 +26,7 @@ from moto.apigateway.models import RestAPI, apigateway_backends
 from werkzeug.wrappers import Request, Response
 
 from localcloud.awslambda import models as lambda_models
+from localcloud.awslambda import permissions
 from localcloud.config import ACCOUNT_ID
 
 logger = logging.getLogger("localcloud.apigateway")
@@ -160,31 +161,13 @@ def lambda_function(uri: str, region: str):
 
 def require_permission(function, source_arn: str) -> None:
     """API Gateway may only invoke a function whose resource policy allows it."""
-    statements = function.policy.statements if function.policy else []
-    for statement in statements:
-        principal = statement.get("Principal", {})
-        service = principal.get("Service") if isinstance(principal, dict) else principal
-        services = service if isinstance(service, list) else [service]
-        actions = statement.get("Action")
-        actions = actions if isinstance(actions, list) else [actions]
-        if statement.get("Effect") != "Allow":
-            continue
-        if not ({"apigateway.amazonaws.com", "*"} & set(services)):
-            continue
-        if not ({"lambda:InvokeFunction", "lambda:*", "*"} & set(actions)):
-            continue
-        condition = statement.get("Condition", {})
-        allowed_arn = condition.get("ArnLike", {}).get("AWS:SourceArn") or condition.get(
-            "ArnEquals", {}
-        ).get("AWS:SourceArn")
-        if allowed_arn is None or fnmatch.fnmatchcase(source_arn, allowed_arn):
-            return
-    raise GatewayError(
-        500,
-        "Internal server error",
-        f"Execution failed due to configuration error: Invalid permissions on Lambda function "
-        f"{function.function_name} (no lambda:InvokeFunction permission for {source_arn})"
-    )
+    if not permissions.invoke_allowed(function, "apigateway.amazonaws.com", source_arn, ACCOUNT_ID):
+        raise GatewayError(
+            500,
+            "Internal server error",
+            f"Execution failed due to configuration error: Invalid permissions on Lambda function "
+            f"{function.function_name} (no lambda:InvokeFunction permission for {source_arn})"
+        )
 
 
 def integration_timeout(integration) -> float:

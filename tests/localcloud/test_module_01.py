@@ -127,6 +127,23 @@ def test_the_function_answers_the_tutorials_document_and_names_a_missing_sound(a
         "statusCode": 400, "body": {"message": "Missing attributes: sound"}}
 
 
+def test_the_readmes_shadow_update_is_answered_by_desired_room_occupancy(cloud, breakglass, tmp_path):
+    env = {**os.environ, **cloud.env}
+    (tmp_path / "reading.json").write_text(json.dumps({"state": {"reported": {
+        "sound": 48, "temperature": 71.2, "hvacStatus": "STANDBY", "timestamp": 1795125600}}}))
+    run([sys.executable, "-m", "awscli", "iot-data", "update-thing-shadow", "--thing-name", "workshop-thermostat",
+         "--payload", f"fileb://{tmp_path / 'reading.json'}", "/dev/null"], env)
+
+    def desired():
+        run([sys.executable, "-m", "awscli", "iot-data", "get-thing-shadow", "--thing-name", "workshop-thermostat",
+             str(tmp_path / "shadow.json")], env)
+        return json.loads((tmp_path / "shadow.json").read_text())["state"].get("desired")
+
+    assert wait_for(desired, timeout=20, interval=0.5) == {"roomOccupancy": True}
+    run([sys.executable, "-m", "awscli", "iot-data", "delete-thing-shadow", "--thing-name", "workshop-thermostat",
+         "/dev/null"], env)
+
+
 @pytest.mark.parametrize(("moment", "reading", "occupied"), [
     ("03:00 on a Tuesday, nobody in", {"sound": 3, "temperature": 60.4, "hvacStatus": "HEATING"}, False),
     ("14:00 on a Tuesday, a meeting", {"sound": 48, "temperature": 71.2, "hvacStatus": "STANDBY"}, True),

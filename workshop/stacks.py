@@ -11,6 +11,7 @@ import yaml
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
+from workshop.names import TAG
 from workshop.target import ROOT
 
 POLL_SECONDS = 1
@@ -55,6 +56,8 @@ def deploy_stack(stack_name: str, template_path: str | Path, parameters: dict[st
         "TemplateBody": template,
         "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in (parameters or {}).items()],
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        # CloudFormation puts the stack's tags on every resource that takes tags: clean-up finds them by it.
+        "Tags": [TAG],
     }
     status = _status(cloudformation, stack_name)
     if status == "ROLLBACK_COMPLETE":  # a failed first create can only be deleted

@@ -191,6 +191,23 @@ def _physical_id(resource: Any) -> str:
     return str(getattr(resource, "physical_resource_id", "") or "")
 
 
+def with_stack_tags(resource_json: dict, resources_map) -> dict:
+    """The resource with the stack's own tags added to its ``Tags``, as CloudFormation propagates them to
+    every resource that takes tags (a tag the resource names itself wins)."""
+    support = SUPPORTED.get(resource_json.get("Type", ""))
+    stack_tags = {key: value for key, value in (getattr(resources_map, "tags", None) or {}).items()
+                  if not key.startswith("aws:")}
+    if support is None or "Tags" not in support.properties or not stack_tags:
+        return resource_json
+    properties = dict(resource_json.get("Properties") or {})
+    own = properties.get("Tags") or []
+    if not isinstance(own, list):
+        return resource_json
+    named = {tag.get("Key") for tag in own if isinstance(tag, dict)}
+    properties["Tags"] = own + [{"Key": key, "Value": value} for key, value in stack_tags.items() if key not in named]
+    return dict(resource_json, Properties=properties)
+
+
 def create_resource(logical_id: str, resource_json: dict, resources_map, account_id: str, region_name: str):
     condition = resource_json.get("Condition")
     if condition and not resources_map.lazy_condition_map[condition]:
@@ -199,6 +216,7 @@ def create_resource(logical_id: str, resource_json: dict, resources_map, account
     reason = unsupported_reason(resource_type, resource_json.get("Properties", {}))
     if reason:
         raise ResourceFailed(logical_id, resource_type, reason)
+    resource_json = with_stack_tags(resource_json, resources_map)
     stack = _stack_of(resources_map)
     _resource_event(stack, logical_id, resource_type, "CREATE_IN_PROGRESS")
     try:

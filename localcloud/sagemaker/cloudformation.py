@@ -62,8 +62,11 @@ class _SageMakerResource:
     def _create(cls, region_name: str, resource_name: str, operation: str, request: dict[str, Any], arn_key: str):
         """Create through the API's backend method, as the named resource."""
         name = _name(resource_name)
-        method = getattr(service.current().backend(region_name), operation)
-        return cls(region_name, name, _call(method, {cls.name_property: name, **request})[arn_key])
+        backend = service.current().backend(region_name)
+        arn = _call(getattr(backend, operation), {cls.name_property: name, **request})[arn_key]
+        if request.get("Tags"):
+            backend.record_tags(arn, request["Tags"])
+        return cls(region_name, name, arn)
 
     @classmethod
     def update_from_cloudformation_json(cls, original_resource, new_resource_name: str,

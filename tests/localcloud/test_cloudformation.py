@@ -232,3 +232,31 @@ def test_stacks_work_in_the_background_and_are_seen_in_progress(aws, unique):
     cloudformation.delete_stack(StackName=name)
     cloudformation.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 1})
     assert not aws("sagemaker").list_endpoints(NameContains=outputs["EndpointName"])["Endpoints"]
+
+
+def test_stack_tags_reach_every_resource_that_takes_tags(aws, unique):
+    """CloudFormation propagates a stack's tags to its resources; clean-up finds the workshop's resources by them."""
+    template = """
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+  Model:
+    Type: AWS::SageMaker::Model
+    Properties:
+      ExecutionRoleArn: arn:aws:iam::123456789012:role/SageMakerRole
+      PrimaryContainer:
+        Image: 382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1
+      Tags:
+        - {Key: module, Value: "03"}
+Outputs:
+  TopicArn: {Value: !Ref Topic}
+  ModelArn: {Value: !Ref Model}
+"""
+    cloudformation, name = aws("cloudformation"), f"tagged-{unique}"
+    cloudformation.create_stack(StackName=name, TemplateBody=template,
+                                Tags=[{"Key": "workshop", "Value": "serverless-ml"}])
+    outputs = wait_for_stack(cloudformation, name)
+    model_tags = {t["Key"]: t["Value"] for t in aws("sagemaker").list_tags(ResourceArn=outputs["ModelArn"])["Tags"]}
+    assert model_tags == {"module": "03", "workshop": "serverless-ml"}
+    topic_tags = aws("sns").list_tags_for_resource(ResourceArn=outputs["TopicArn"])["Tags"]
+    assert {"Key": "workshop", "Value": "serverless-ml"} in topic_tags

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 SPECIES = ("American Goldfinch", "Eastern Bluebird", "Northern Cardinal", "Purple Martin")
 IMAGES_PER_SPECIES = 108  # 432 photos: 324 to train and 108 to validate, as the source's 322 and 107

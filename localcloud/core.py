@@ -42,6 +42,7 @@ def install_extensions(runtime, sagemaker_service) -> None:
     from localcloud.s3 import moto_patches as s3_moto_patches
     from localcloud.sagemaker import service as sagemaker
     from localcloud.sns import moto_patches as sns_moto_patches
+    from localcloud.sqs import moto_patches as sqs_moto_patches
 
     with _install_lock:
         lambda_models.install(runtime)
@@ -53,6 +54,7 @@ def install_extensions(runtime, sagemaker_service) -> None:
         apigateway_moto_patches.install()
         s3_moto_patches.install()
         sns_moto_patches.install()
+        sqs_moto_patches.install()
         iot_moto_patches.install()
         cloudformation_moto_patches.install()
         _installed = True

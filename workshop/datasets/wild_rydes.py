@@ -41,9 +41,9 @@ import numpy as np
 import pandas as pd
 
 SEED = 0
-START = date(2019, 5, 6)
-DAYS = 42
-RIDES_PER_DAY = 240
+START = date(2019, 6, 3)
+DAYS = 28
+RIDES_PER_DAY = 100
 ELEMENTS = ("TMAX", "TMIN", "PRCP")
 MISSING = -9999
 FEATURES = ("distance", "healthpoints", "magicpoints", "TMIN", "TMAX", "PRCP")
@@ -78,11 +78,11 @@ def _weather(rng: np.random.Generator) -> pd.DataFrame:
     """Daily TMAX, TMIN, PRCP per station: a shared day-to-day pattern (spells of cold, heat and
     rain) plus local differences, in GHCN units (tenths of °C, tenths of mm)."""
     days = [START + timedelta(days=i) for i in range(DAYS)]
-    # An AR(1) anomaly around a late-spring mean that warms by ~0.15 °C a day, with cold and hot spells.
+    # An AR(1) anomaly around an early-summer mean that warms by ~0.15 °C a day, with cold and hot spells.
     anomaly = np.zeros(DAYS)
     for i in range(1, DAYS):
         anomaly[i] = 0.8 * anomaly[i - 1] + rng.normal(0, 3.5)
-    mean_max = 20.0 + 0.15 * np.arange(DAYS) + anomaly
+    mean_max = 22.0 + 0.15 * np.arange(DAYS) + anomaly
     wet = rng.random(DAYS) < 0.3
     rain_mm = np.where(wet, rng.gamma(1.2, 8.0, DAYS), 0.0)
     rows = []

@@ -11,6 +11,7 @@ computed: they are never part of what ``SendMessage`` or ``ReceiveMessage`` answ
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -33,6 +34,7 @@ def _count(original: property) -> property:
 
 
 def _without_counts(original):
+    @functools.wraps(original)  # keeps moto's signature for the checks of other touchpoints
     def operation(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any):
         _uncounted.active = True
         try:

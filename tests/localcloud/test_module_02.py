@@ -190,7 +190,8 @@ def test_the_breakglass_stack_from_the_readme_answers_the_curl_body(cloud, aws, 
     run([sys.executable, "-m", "awscli", "cloudformation", "create-stack", "--stack-name", "workshop-02-breakglass",
          "--template-body", "file://cloudformation/breakglass/02_wild_rydes.yml",
          "--parameters", f"ParameterKey=ModelDataUrl,ParameterValue=s3://{bucket}/breakglass/wild-rydes/model.tar.gz",
-         f"ParameterKey=CodeKey,ParameterValue={code_key}", "--capabilities", "CAPABILITY_IAM"], env)
+         f"ParameterKey=CodeKey,ParameterValue={code_key}", "--capabilities", "CAPABILITY_IAM",
+         "--tags", "Key=workshop,Value=serverless-ml"], env)
     outputs = wait_for_stack(aws("cloudformation"), "workshop-02-breakglass")
 
     url = f"{cloud.endpoint_url}/_aws/execute-api/{outputs['ApiId']}/prod/"

@@ -178,36 +178,40 @@ def test_the_stack_is_deleted_once_its_bucket_is_emptied(aws, module_stack):
     aws("cloudformation").delete_stack(StackName="workshop-04-birds")
     aws("cloudformation").get_waiter("stack_delete_complete").wait(StackName="workshop-04-birds",
                                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    # localcloud answers "does not exist" while the deletion is still in progress, which ends that waiter.
+    wait_for(lambda: bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]])
     assert "IdentifySpeciesAndNotify" not in [f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]]
 
 
-def test_the_breakglass_stack_from_the_readme_notifies_for_an_upload(cloud, aws, base, model_url):
+def test_the_breakglass_stack_from_the_readme_notifies_for_an_upload(cloud, aws, base, model_url, tmp_path):
     env = {**os.environ, **cloud.env}
     bucket = base["BucketName"]
-    aws("s3").copy_object(Bucket=bucket, Key="breakglass/birds-model.tar.gz",
+    aws("s3").copy_object(Bucket=bucket, Key="breakglass/birds/model.tar.gz",
                           CopySource={"Bucket": bucket, "Key": "birds-model/model.tar.gz"})
+    aws_cli = [sys.executable, "-m", "awscli"]
     code_key = run([sys.executable, "-m", "workshop.lambdas", "upload", "identify_species_and_notify",
                     f"s3://{bucket}/lambda/"], env).stdout.strip()
     assert code_key == "lambda/identify_species_and_notify.zip"
-    run([sys.executable, "-m", "awscli", "cloudformation", "create-stack", "--stack-name", "workshop-04-breakglass",
+    run([*aws_cli, "cloudformation", "create-stack", "--stack-name", "workshop-04-breakglass",
          "--template-body", "file://cloudformation/breakglass/04_birds.yml",
-         "--parameters", f"ParameterKey=ModelDataUrl,ParameterValue=s3://{bucket}/breakglass/birds-model.tar.gz",
-         f"ParameterKey=CodeKey,ParameterValue={code_key}", "--capabilities", "CAPABILITY_IAM"], env)
+         "--parameters", f"ParameterKey=ModelDataUrl,ParameterValue=s3://{bucket}/breakglass/birds/model.tar.gz",
+         f"ParameterKey=CodeKey,ParameterValue={code_key}", "--capabilities", "CAPABILITY_IAM",
+         "--tags", "Key=workshop,Value=serverless-ml"], env)
     outputs = wait_for_stack(aws("cloudformation"), "workshop-04-breakglass")
     assert outputs["EndpointName"] == "nabirds-species-identifier-breakglass"
-    assert outputs["PhotoBucketName"] == "workshop-birds-breakglass-123456789012-us-east-1"
+    photos = outputs["PhotoBucketName"]
+    assert photos == "workshop-birds-breakglass-123456789012-us-east-1"
 
-    aws("s3").put_object(Bucket=outputs["PhotoBucketName"], Key="birds/bluebird.jpg",
-                         Body=photo("Eastern Bluebird", 5))
+    (tmp_path / "my-bird.jpg").write_bytes(photo("Eastern Bluebird", 5))
+    run([*aws_cli, "s3", "cp", str(tmp_path / "my-bird.jpg"), f"s3://{photos}/birds/my-bird.jpg"], env)
     [message] = received(aws, outputs["QueueUrl"], expected=1)
-    assert message.startswith("Bird [birds/bluebird.jpg] ")
+    assert message.startswith("Bird [birds/my-bird.jpg] ")
+    assert any(f"a: {species}(" in message for species in birds.SPECIES), message
 
-    aws("s3").delete_object(Bucket=outputs["PhotoBucketName"], Key="birds/bluebird.jpg")
-    run([sys.executable, "-m", "awscli", "cloudformation", "delete-stack", "--stack-name", "workshop-04-breakglass"],
-        env)
+    run([*aws_cli, "s3", "rm", f"s3://{photos}", "--recursive"], env)
+    run([*aws_cli, "cloudformation", "delete-stack", "--stack-name", "workshop-04-breakglass"], env)
     aws("cloudformation").get_waiter("stack_delete_complete").wait(StackName="workshop-04-breakglass",
                                                                    WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    wait_for(lambda: photos not in [b["Name"] for b in aws("s3").list_buckets()["Buckets"]])
     assert not [e for e in aws("sagemaker").list_endpoints()["Endpoints"]
                 if e["EndpointName"] == "nabirds-species-identifier-breakglass"]
-

@@ -36,7 +36,7 @@ def invoke(aws, name: str, event: dict) -> tuple[dict, dict]:
 
 
 def test_a_function_that_imports_numpy_without_a_layer_fails_as_on_aws(aws, make_function):
-    name = make_function({"app.py": IMPORTS_NUMPY})
+    name = make_function({"app.py": IMPORTS_NUMPY}, Timeout=30)
     payload, response = invoke(aws, name, {"n": 4})
     assert response["FunctionError"] == "Unhandled"
     assert payload["errorType"] == "Runtime.ImportModuleError"
@@ -44,7 +44,7 @@ def test_a_function_that_imports_numpy_without_a_layer_fails_as_on_aws(aws, make
 
 
 def test_the_aws_sdk_for_pandas_layer_is_recognised_by_its_arn(aws, make_function):
-    name = make_function({"app.py": IMPORTS_NUMPY}, Layers=[PANDAS_LAYER])
+    name = make_function({"app.py": IMPORTS_NUMPY}, Layers=[PANDAS_LAYER], Timeout=30)
     configuration = aws("lambda").get_function_configuration(FunctionName=name)
     assert [layer["Arn"] for layer in configuration["Layers"]] == [PANDAS_LAYER]
     payload, response = invoke(aws, name, {"n": 4})
@@ -65,7 +65,7 @@ def test_only_the_runtimes_packages_and_the_standard_library_are_importable(aws,
 
 
 def test_the_pandas_layer_brings_pandas_but_not_scikit_learn(aws, make_function):
-    name = make_function({"app.py": PATHS}, Layers=[PANDAS_LAYER])
+    name = make_function({"app.py": PATHS}, Layers=[PANDAS_LAYER], Timeout=30)
     found = invoke(aws, name, {"modules": ["numpy", "pandas", "pytz", "sklearn", "scipy"]})[0]["found"]
     assert found == {"numpy": True, "pandas": True, "pytz": True, "sklearn": False, "scipy": False}
 
@@ -102,7 +102,7 @@ def test_a_layer_over_the_pandas_layer_cannot_write_into_the_installed_packages(
         Content={"ZipFile": zip_sources({"python/numpy/localcloud_probe.py": "HERE = True\n"})})
     code = ("import numpy, numpy.localcloud_probe\n\n"
             "def handler(event, context):\n    return [numpy.localcloud_probe.HERE, float(numpy.ones(2).sum())]\n")
-    name = make_function({"app.py": code}, Layers=[PANDAS_LAYER, patch["LayerVersionArn"]])
+    name = make_function({"app.py": code}, Layers=[PANDAS_LAYER, patch["LayerVersionArn"]], Timeout=30)
     assert invoke(aws, name, {})[0] == [True, 2.0]
     import numpy
 
@@ -146,6 +146,7 @@ Resources:
       Runtime: python3.12
       Handler: index.handler
       Role: !GetAtt Role.Arn
+      Timeout: 30
       Layers:
         - !Sub arn:${AWS::Partition}:lambda:${AWS::Region}:336392948345:layer:AWSSDKPandas-Python312:16
         - !Ref Greeting

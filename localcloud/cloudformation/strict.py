@@ -31,7 +31,7 @@ from localcloud.apigateway.cloudformation import ApiGatewayStage, apply_method_d
 from localcloud.cloudformation.lint import lint_errors
 from localcloud.iam.cloudformation import attach_managed_policies, detach_managed_policies
 from localcloud.iot.cloudformation import TopicRule, check_template_actions
-from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties
+from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties, refuse_to_delete_a_non_empty_bucket
 from localcloud.sagemaker.cloudformation import SageMakerEndpoint, SageMakerEndpointConfig, SageMakerModel
 from localcloud.sns.cloudformation import TopicPolicy, TopicSubscription, apply_topic_tags
 from localcloud.sqs.cloudformation import QueuePolicy
@@ -108,6 +108,7 @@ SUPPORTED: dict[str, Support] = {
     "AWS::S3::Bucket": _support(
         "BucketName BucketEncryption Tags NotificationConfiguration PublicAccessBlockConfiguration VersioningConfiguration",
         after_create=apply_bucket_properties,
+        before_delete=refuse_to_delete_a_non_empty_bucket,
     ),
     "AWS::S3::BucketPolicy": _support("Bucket PolicyDocument"),
     "AWS::SNS::Topic": _support("TopicName DisplayName Subscription Tags", after_create=apply_topic_tags),
@@ -415,17 +416,22 @@ def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
     if stack is None or stack.status == "DELETE_IN_PROGRESS":
         return _moto_delete_stack(self, name_or_stack_id) if stack is None else None
     stack.status = "DELETE_IN_PROGRESS"
-    stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+    export_names = [export.name for export in stack.exports]
 
     def work() -> None:
+        # The stack stays listed, DELETE_IN_PROGRESS, until its resources are gone (moto takes it out of the
+        # list first, so a waiter would see it deleted while its endpoint or bucket still exists).
         try:
-            _moto_delete_stack(self, stack.stack_id)
+            stack.delete()
         except Exception as exc:
             logger.warning("stack %s could not be deleted: %s", stack.name, exc)
-            self.deleted_stacks.pop(stack.stack_id, None)
-            self.stacks[stack.stack_id] = stack
             stack.status = "DELETE_FAILED"
             stack._add_stack_event("DELETE_FAILED", resource_status_reason=_describe(exc))
+            return
+        self.stacks.pop(stack.stack_id, None)
+        self.deleted_stacks[stack.stack_id] = stack
+        for export_name in export_names:
+            self.exports.pop(export_name, None)
 
     _in_background(stack, work)
     return None

@@ -35,6 +35,14 @@ def notification_config(cfn: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def refuse_to_delete_a_non_empty_bucket(bucket: Any, account_id: str, region_name: str) -> None:
+    """CloudFormation cannot delete a bucket that holds objects: the stack ends DELETE_FAILED (moto's
+    deletion silently kept the bucket and reported success)."""
+    if bucket.keys:
+        raise RuntimeError(f"The bucket you tried to delete is not empty (Service: Amazon S3; Status Code: 409; "
+                           f"Error Code: BucketNotEmpty): empty {bucket.name} first, then delete the stack again.")
+
+
 def apply_bucket_properties(bucket: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
     backend = s3_backends[account_id]["aws"]
     if "NotificationConfiguration" in properties:

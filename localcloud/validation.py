@@ -28,11 +28,12 @@ def operation_model(service: str, operation: str) -> OperationModel:
     return service_model(service).operation_model(operation)
 
 
-def validation_errors(operation: OperationModel, params: dict[str, Any]) -> list[str]:
-    """Every constraint of the operation's input shape that ``params`` violates."""
+def validation_errors(operation: OperationModel, params: dict[str, Any], constraints: bool = True) -> list[str]:
+    """Every constraint of the operation's input shape that ``params`` violates; with ``constraints`` off,
+    only missing required members (some services accept values outside their model's enums)."""
     errors: list[str] = []
     if operation.input_shape is not None:
-        _check(operation.input_shape, params, "", errors, top=True)
+        _check(operation.input_shape, params, "", errors, top=True, constraints=constraints)
     return errors
 
 
@@ -62,7 +63,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _check(shape: Shape, value: Any, path: str, errors: list[str], top: bool = False) -> None:
+def _check(shape: Shape, value: Any, path: str, errors: list[str], top: bool = False, constraints: bool = True) -> None:
     meta = shape.metadata
     if shape.type_name == "structure":
         if not isinstance(value, dict):
@@ -74,7 +75,15 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str], top: bool = F
         for name, member in shape.members.items():
             if value.get(name) is not None:
                 member_path = _camel(name) if top else f"{path}.{_camel(name)}"
-                _check(member, value[name], member_path, errors)
+                _check(member, value[name], member_path, errors, constraints=constraints)
+        return
+    if not constraints:
+        if shape.type_name == "list" and isinstance(value, list):
+            for index, item in enumerate(value, start=1):
+                _check(shape.member, item, f"{path}.{index}.member", errors, constraints=False)
+        elif shape.type_name == "map" and isinstance(value, dict):
+            for key, item in value.items():
+                _check(shape.value, item, f"{path}.{key}.value", errors, constraints=False)
         return
 
     def fail(constraint: str) -> None:

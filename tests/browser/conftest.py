@@ -1,4 +1,2 @@
 """Browser tests: a real headless Chromium on a page served from one origin, calling an API that a localcloud
-serves from another. They reuse the localcloud tests' session fixtures (``cloud``, ``aws``)."""
-
-from tests.localcloud.conftest import aws, cloud  # noqa: F401  (fixtures)
+serves from another. The session's localcloud (``cloud``, ``aws``) comes from ``tests/conftest.py``."""

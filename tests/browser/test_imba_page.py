@@ -37,14 +37,9 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="BROWSER TEST SKIPP
 
 
 @pytest.fixture(scope="module")
-def api(cloud, aws):
+def api(cloud, aws, base):
     """Module 5's stack (cloudformation/05_imba.yml) before an XGBoost endpoint, with one pair in its table."""
     cloudformation, sagemaker = aws("cloudformation"), aws("sagemaker")
-    if not [s for s in cloudformation.list_stacks()["StackSummaries"]
-            if s["StackName"] == "workshop-base" and s["StackStatus"] != "DELETE_COMPLETE"]:
-        cloudformation.create_stack(StackName="workshop-base", Capabilities=["CAPABILITY_IAM"],
-                                    TemplateBody=(ROOT / "cloudformation/00_workshop_base.yml").read_text())
-    base = wait_for_stack(cloudformation, "workshop-base")
     bucket = base["BucketName"]
     aws("s3").put_object(Bucket=bucket, Key="browser/imba/model.tar.gz", Body=model_artifact())
     sagemaker.create_model(ModelName=ENDPOINT, ExecutionRoleArn=base["SageMakerRoleArn"], PrimaryContainer={

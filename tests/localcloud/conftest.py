@@ -1,45 +1,22 @@
-"""One localcloud for the whole test session; tests reach it only through clients and HTTP."""
+"""Helpers and fixtures of the localcloud tests; they reach localcloud only through clients and HTTP.
+The session's localcloud itself (``cloud``, ``aws``) is in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
 import io
+import subprocess
 import time
 import uuid
 import zipfile
 from pathlib import Path
 
-import boto3
 import pytest
 
-from localcloud import LocalCloud
+from workshop.target import ROOT
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 FUNCTIONS = HERE / "functions"
-
-
-@pytest.fixture(scope="session")
-def cloud():
-    with LocalCloud(port=0) as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def aws(cloud):
-    """``aws("lambda")`` -> a boto3 client for the running localcloud."""
-    session = boto3.session.Session(
-        aws_access_key_id=cloud.credentials.access_key_id,
-        aws_secret_access_key=cloud.credentials.secret_access_key,
-        region_name="us-east-1",
-    )
-    clients = {}
-
-    def client(service: str):
-        if service not in clients:
-            clients[service] = session.client(service, endpoint_url=cloud.endpoint_url)
-        return clients[service]
-
-    return client
 
 
 @pytest.fixture
@@ -119,3 +96,10 @@ def make_function(aws, lambda_role, unique):
         return name
 
     return make
+
+
+def run(command: list[str], env: dict) -> subprocess.CompletedProcess:
+    """Run a command (awscli, the workshop's own CLIs) as a user would, from the repository root; it must succeed."""
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result

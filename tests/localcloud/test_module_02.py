@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -17,7 +16,7 @@ import requests
 
 from localcloud.algorithms.linear_learner import hyperparameters, learner
 from mlformats.linear_learner import LinearLearnerModel
-from tests.localcloud.conftest import wait_for, wait_for_stack
+from tests.localcloud.conftest import run, wait_for, wait_for_stack
 from tests.localcloud.sagemaker_support import deploy
 from workshop.datasets import wild_rydes
 from workshop.lambdas import package_lambda
@@ -29,31 +28,7 @@ TAG = {"workshop": "serverless-ml"}
 STATIONS = json.dumps({s.id: [s.latitude, s.longitude] for s in wild_rydes.STATIONS})
 
 
-def run(command: list[str], env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result
 
-
-@pytest.fixture(scope="module")
-def base(aws):
-    """The workshop base stack; created (and removed again afterwards) if no other test made it."""
-    cloudformation = aws("cloudformation")
-    existing = [s for s in cloudformation.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
-                if s["StackName"] == "workshop-base"]
-    if existing:
-        yield wait_for_stack(cloudformation, "workshop-base")
-        return
-    cloudformation.create_stack(StackName="workshop-base", TemplateBody=(ROOT / "cloudformation/00_workshop_base.yml")
-                                .read_text(), Capabilities=["CAPABILITY_IAM"])
-    outputs = wait_for_stack(cloudformation, "workshop-base")
-    yield outputs
-    s3 = aws("s3")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["BucketName"]):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=outputs["BucketName"], Key=item["Key"])
-    cloudformation.delete_stack(StackName="workshop-base")
-    cloudformation.get_waiter("stack_delete_complete").wait(StackName="workshop-base", WaiterConfig={"Delay": 1})
 
 
 @pytest.fixture(scope="module")

@@ -5,34 +5,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
-import pytest
 import requests
 from sklearn.datasets import load_breast_cancer
 
 from localcloud.algorithms.linear_learner import hyperparameters, learner
 from mlformats.linear_learner import LinearLearnerModel
-from tests.localcloud.conftest import wait_for_stack
+from tests.localcloud.conftest import run, wait_for_stack
 from workshop.target import ROOT
 
 BLOG_ROW = json.loads((ROOT / "lambda_src/predict_breast_cancer/events/direct.json").read_text())["data"]
 
 
-def run(command: list[str], env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result
 
-
-@pytest.fixture(scope="module")
-def base(aws):
-    cloudformation = aws("cloudformation")
-    cloudformation.create_stack(StackName="workshop-base", TemplateBody=(ROOT / "cloudformation/00_workshop_base.yml")
-                                .read_text(), Capabilities=["CAPABILITY_IAM"])
-    yield wait_for_stack(cloudformation, "workshop-base")
 
 
 def test_the_base_bucket_is_encrypted_private_and_tls_only(aws, base):

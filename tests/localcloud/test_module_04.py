@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 import tarfile
 import time
@@ -22,7 +21,7 @@ import torch
 from localcloud.algorithms.image_classification import hyperparameters, train
 from localcloud.algorithms.image_classification.network import ResNet
 from mlformats import im2rec
-from tests.localcloud.conftest import wait_for, wait_for_stack
+from tests.localcloud.conftest import run, wait_for, wait_for_stack
 from workshop.datasets import birds
 from workshop.target import ROOT
 
@@ -30,11 +29,6 @@ IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 CLASS_NAMES = ",".join(birds.SPECIES)
 
-
-def run(command: list[str], env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result
 
 
 def model_artifact(tmp_path) -> bytes:
@@ -54,14 +48,6 @@ def photo(species: str, seed: int) -> bytes:
     return im2rec.encode_image(image)
 
 
-@pytest.fixture(scope="module")
-def base(aws):
-    cloudformation = aws("cloudformation")
-    if not [s for s in cloudformation.list_stacks()["StackSummaries"]
-            if s["StackName"] == "workshop-base" and s["StackStatus"] != "DELETE_COMPLETE"]:
-        cloudformation.create_stack(StackName="workshop-base", Capabilities=["CAPABILITY_IAM"],
-                                    TemplateBody=(ROOT / "cloudformation/00_workshop_base.yml").read_text())
-    return wait_for_stack(cloudformation, "workshop-base")
 
 
 @pytest.fixture(scope="module")

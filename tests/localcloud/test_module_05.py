@@ -20,8 +20,7 @@ import pytest
 import requests
 import xgboost
 
-from tests.localcloud.conftest import wait_for_stack
-from workshop.target import ROOT
+from tests.localcloud.conftest import run, wait_for_stack
 
 FEATURE_COUNT = 18
 # The README's example pair and its feature string (the first test pair of the notebook).
@@ -46,11 +45,6 @@ def model_artifact(seed: int = 5) -> bytes:
     return buffer.getvalue()
 
 
-def run(command: list[str], env: dict) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return result
-
 
 def aws_cli(*arguments: str, env: dict) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "awscli", *arguments], env)
@@ -60,14 +54,6 @@ def put_item_json(user_id: int, product_id: int, feature: str) -> str:
     return json.dumps({"user_id": {"N": str(user_id)}, "product_id": {"N": str(product_id)}, "feature": {"S": feature}})
 
 
-@pytest.fixture(scope="module")
-def base(aws):
-    cloudformation = aws("cloudformation")
-    if not [s for s in cloudformation.list_stacks()["StackSummaries"]
-            if s["StackName"] == "workshop-base" and s["StackStatus"] != "DELETE_COMPLETE"]:
-        cloudformation.create_stack(StackName="workshop-base", Capabilities=["CAPABILITY_IAM"],
-                                    TemplateBody=(ROOT / "cloudformation/00_workshop_base.yml").read_text())
-    return wait_for_stack(cloudformation, "workshop-base")
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,20 @@ class PathEscape(ValueError):
     """A name from a request would place a file outside its folder."""
 
 
-def confined(base: Path, relative: str, what: str) -> Path:
-    """``base / relative``, refusing a ``relative`` that is empty, absolute, climbs with ``..`` or
-    lands outside ``base`` through a link.  ``what`` names the offending input in the error
-    (e.g. ``'S3 key "train/../../x"'``)."""
+def relative_parts(relative: str, what: str) -> tuple[str, ...]:
+    """The parts of ``relative``, refusing one that is empty, absolute or climbs with ``..``."""
     parts = PurePosixPath(relative.replace("\\", "/")).parts
     if not parts or parts[0] == "/" or ".." in parts or "\x00" in relative:
         raise PathEscape(f"{what} does not name a file inside its folder: it is empty, absolute or contains "
                          "'..'. Rename it to a relative path without '..'.")
-    target = Path(base, *parts)
+    return parts
+
+
+def confined(base: Path, relative: str, what: str) -> Path:
+    """``base / relative``, refusing a ``relative`` that is empty, absolute, climbs with ``..`` or
+    lands outside ``base`` through a link.  ``what`` names the offending input in the error
+    (e.g. ``'S3 key "train/../../x"'``)."""
+    target = Path(base, *relative_parts(relative, what))
     resolved_base = Path(os.path.realpath(base))
     if not Path(os.path.realpath(target)).is_relative_to(resolved_base):
         raise PathEscape(f"{what} leads outside its folder through a link.")

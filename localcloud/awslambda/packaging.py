@@ -39,6 +39,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from localcloud.paths import relative_parts
+
 # What the Python runtime itself provides, with everything these need (botocore, s3transfer,
 # jmespath, python-dateutil, six, urllib3).
 RUNTIME_DISTRIBUTIONS = ("boto3",)
@@ -139,12 +141,14 @@ def _unfold(path: Path, root: Path) -> None:
                 (current / child.name).symlink_to(child, target_is_directory=child.is_dir())
 
 
-def _extract_layer(content: bytes, opt: Path) -> None:
-    """Extract a layer zip over ``opt``; its files replace those of earlier layers."""
+def _extract_layer(content: bytes, opt: Path, arn: str) -> None:
+    """Extract a layer zip over ``opt``; its files replace those of earlier layers (through the links an
+    earlier managed layer left, which :func:`_unfold` turns into folders first).  A member named outside
+    ``opt`` refuses the whole layer (:class:`localcloud.paths.PathEscape`) before anything is written."""
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         for member in archive.infolist():
-            if ".." in Path(member.filename).parts or Path(member.filename).is_absolute():
-                continue
+            relative_parts(member.filename, f'layer {arn}: member "{member.filename}"')
+        for member in archive.infolist():
             destination = opt / member.filename
             _unfold(destination if member.is_dir() else destination.parent, opt)
             if member.is_dir():
@@ -186,11 +190,15 @@ class Packaging:
             if not target.exists():
                 staging = target.with_name(f"{key}.{uuid.uuid4().hex}")
                 staging.mkdir(parents=True)
-                for layer in layers:
-                    if layer.managed:
-                        link_distributions(distribution_closure(PANDAS_LAYER_DISTRIBUTIONS), staging / "python")
-                    else:
-                        _extract_layer(layer.zip_bytes, staging)
+                try:
+                    for layer in layers:
+                        if layer.managed:
+                            link_distributions(distribution_closure(PANDAS_LAYER_DISTRIBUTIONS), staging / "python")
+                        else:
+                            _extract_layer(layer.zip_bytes, staging, layer.arn)
+                except BaseException:
+                    shutil.rmtree(staging, ignore_errors=True)
+                    raise
                 staging.rename(target)
         return target
 

@@ -465,10 +465,16 @@ class LambdaRuntime:
                 "AWS_DEFAULT_REGION": spec.region,
                 "LAMBDA_TASK_ROOT": str(code_dir),
                 "LAMBDA_RUNTIME_DIR": str(WORKER_SCRIPT.parent),
-                "PYTHONPATH": os.pathsep.join(self.packaging.python_path(spec.runtime, spec.layers)),
+                "PYTHONPATH": os.pathsep.join(self._python_path(spec)),
             }
         )
         return env
+
+    def _python_path(self, spec: FunctionSpec) -> list[str]:
+        try:
+            return self.packaging.python_path(spec.runtime, spec.layers)
+        except (PathEscape, zipfile.BadZipFile) as error:
+            raise BadPackage(f"Lambda could not unzip a layer of {spec.name}: {error}") from None
 
     # -- one invocation ---------------------------------------------------------------------
 

@@ -122,6 +122,25 @@ def test_a_deployment_package_member_outside_the_task_root_is_refused(cloud, aws
     assert nowhere_written(cloud, f"{marker}.py")
 
 
+def test_a_layer_member_outside_opt_refuses_the_layer(cloud, aws, make_function, unique):
+    marker = f"escaped-layer-{uuid.uuid4().hex}"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("python/helper.py", "x = 1\n")
+        archive.writestr(f"python/../../../{marker}.py", "x = 1\n")
+    layer = aws("lambda").publish_layer_version(LayerName=f"escape-{unique}", Content={"ZipFile": buffer.getvalue()},
+                                                CompatibleRuntimes=["python3.12"])["LayerVersionArn"]
+    name = make_function({"app.py": "def handler(event, context):\n    return 1\n"}, Layers=[layer])
+
+    with pytest.raises(ClientError) as raised:
+        aws("lambda").invoke(FunctionName=name, Payload=b"{}")
+
+    error = raised.value.response["Error"]
+    assert error["Code"] == "InvalidZipFileException"
+    assert f'member "python/../../../{marker}.py" does not name a file inside its folder' in error["Message"]
+    assert nowhere_written(cloud, f"{marker}.py")
+
+
 def test_each_training_run_has_a_fresh_folder_removed_after_upload(cloud, aws, bucket, rows, unique):
     aws("s3").put_object(Bucket=bucket, Key=f"fresh-{unique}/train/part.csv", Body=rows)
     name = f"fresh-{unique}"

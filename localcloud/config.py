@@ -9,6 +9,8 @@ ACCOUNT_ID = "123456789012"  # moto's default account: every request lands there
 DEFAULT_REGION = "us-east-1"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
+RAW_HEADERS = "localcloud.raw_headers"
+"""WSGI environ key of the request's headers as the client sent them: ``[(name, value), ...]``."""
 
 
 def home() -> Path:

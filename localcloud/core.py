@@ -13,11 +13,20 @@ from werkzeug.serving import make_server
 
 from localcloud import config, lifetimes, motoadapter
 from localcloud.auth import Credentials, allowed_origins_from_environment
+from localcloud.config import RAW_HEADERS
 
 _install_lock = threading.Lock()
 
 
-class _QuietRequestHandler(MotoRequestHandler):
+class _RequestHandler(MotoRequestHandler):
+    def make_environ(self):
+        """WSGI keeps header names upper-cased; API Gateway passes them to a function as the client wrote them."""
+        environ = super().make_environ()
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
+
+
+class _QuietRequestHandler(_RequestHandler):
     def log_request(self, *args, **kwargs) -> None:
         """Tests and notebooks need no access log; ``serve`` keeps it."""
 _installed = False
@@ -112,7 +121,7 @@ class LocalCloud:
         self._work_dir_lock = lifetimes.claim_work_dir(self.work_dir)
         self._server = make_server(
             self.host, self.port, LocalCloudApp(self.credentials, self.allowed_origins, self.moto_api), threaded=True,
-            request_handler=MotoRequestHandler if self.access_log else _QuietRequestHandler,
+            request_handler=_RequestHandler if self.access_log else _QuietRequestHandler,
         )
         self.port = self._server.server_address[1]
         config.write_sagemaker_sdk_config(self.work_dir)

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Request, Response
 
 from localcloud.awslambda import models as lambda_models
 from localcloud.awslambda import permissions
-from localcloud.config import ACCOUNT_ID
+from localcloud.config import ACCOUNT_ID, RAW_HEADERS
 
 logger = logging.getLogger("localcloud.apigateway")
 
@@ -219,7 +219,8 @@ def proxy_event(request: Request, api, stage, resource, resource_path, path, pat
     """Lambda proxy integration event, payload format version 1.0."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers.items():
+    # REST APIs pass header names as the client wrote them ("day", "X-MiXeD"), not re-cased.
+    for name, value in request.environ.get(RAW_HEADERS) or request.headers.items():
         headers[name] = value
         multi_headers.setdefault(name, []).append(value)
     query = {key: values[-1] for key, values in request.args.lists()}

@@ -29,6 +29,7 @@ from moto.cloudformation.models import CloudFormationBackend, Event, Stack, clou
 
 from localcloud.apigateway.cloudformation import ApiGatewayStage, apply_method_details, check_method
 from localcloud.cloudformation.lint import lint_errors
+from localcloud.cloudformation.metadata import CdkMetadata
 from localcloud.iam.cloudformation import attach_managed_policies, detach_managed_policies
 from localcloud.iot.cloudformation import TopicRule, check_template_actions
 from localcloud.s3.cloudformation import BucketPolicy, apply_bucket_properties, refuse_to_delete_a_non_empty_bucket
@@ -42,7 +43,7 @@ Hook = Callable[[Any, dict, str, str], None]
 DeleteHook = Callable[[Any, str, str], None]
 
 # Resource classes localcloud adds to moto's engine (registered by subclassing CloudFormationModel).
-ADDED_RESOURCE_CLASSES = (ApiGatewayStage, BucketPolicy, TopicSubscription, TopicPolicy, QueuePolicy,
+ADDED_RESOURCE_CLASSES = (CdkMetadata, ApiGatewayStage, BucketPolicy, TopicSubscription, TopicPolicy, QueuePolicy,
                           SageMakerModel, SageMakerEndpointConfig, SageMakerEndpoint, TopicRule)
 
 
@@ -73,6 +74,8 @@ def _check_event_source_mapping(properties: dict) -> str | None:
 
 
 SUPPORTED: dict[str, Support] = {
+    # A no-op on AWS too: the CDK's record of the constructs a template came from.
+    "AWS::CDK::Metadata": _support("Analytics"),
     "AWS::IAM::Role": _support(
         "RoleName AssumeRolePolicyDocument Policies ManagedPolicyArns Path Description "
         "MaxSessionDuration PermissionsBoundary Tags",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -247,3 +250,15 @@ def test_the_29_second_limit_is_applied_at_29_seconds(cloud, deploy_api):
     elapsed = time.monotonic() - started
     assert response.status_code == 504
     assert 28.5 < elapsed < 33
+
+
+def test_header_names_reach_the_function_as_the_client_wrote_them(cloud, deploy_api):
+    """REST APIs pass header names through unchanged: event["headers"].get("day") works on AWS (issue 16)."""
+    api_id = deploy_api(["/echo"])
+    target = urlsplit(url(cloud, api_id, "/echo"))
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+    connection.request("GET", target.path, headers={"day": "Tuesday", "X-MiXeD": "yes"})
+    event = json.loads(connection.getresponse().read())
+    assert event["headers"]["day"] == "Tuesday" and event["headers"]["X-MiXeD"] == "yes"
+    assert event["multiValueHeaders"]["day"] == ["Tuesday"]
+    assert "Day" not in event["headers"] and "X-Mixed" not in event["headers"]

@@ -260,3 +260,25 @@ Outputs:
     assert model_tags == {"module": "03", "workshop": "serverless-ml"}
     topic_tags = aws("sns").list_tags_for_resource(ResourceArn=outputs["TopicArn"])["Tags"]
     assert {"Key": "workshop", "Value": "serverless-ml"} in topic_tags
+
+
+def test_cdk_metadata_is_created_as_the_no_op_it_is(aws, unique):
+    """Every CDK-synthesised template carries AWS::CDK::Metadata; AWS creates it and does nothing (issue 16).
+    Anything else localcloud cannot create still fails the stack (see the EC2 test above)."""
+    template = """
+Resources:
+  CDKMetadata:
+    Type: AWS::CDK::Metadata
+    Properties:
+      Analytics: v2:deflate64:H4sIAAAAAAAA/zPSMzQ21TNQTCwv1k1OydbNyUzNK0gtKtYrzs9NLCgq0k3Oz9Urz0vVy0/PLNbPTq0s0Ssu
+  Topic:
+    Type: AWS::SNS::Topic
+Outputs:
+  TopicArn: {Value: !Ref Topic}
+"""
+    name = f"cdk-{unique}"
+    aws("cloudformation").create_stack(StackName=name, TemplateBody=template)
+    assert wait_for_stack(aws("cloudformation"), name)["TopicArn"].startswith("arn:aws:sns:")
+    statuses = {r["LogicalResourceId"]: r["ResourceStatus"] for r in
+                aws("cloudformation").describe_stack_resources(StackName=name)["StackResources"]}
+    assert statuses["CDKMetadata"] == "CREATE_COMPLETE"

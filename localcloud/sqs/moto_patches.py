@@ -7,6 +7,9 @@ flight, delayed). Each send and each received message then costs time in proport
 backlog, and a queue that a Lambda pipeline fills with thousands of messages slows to a crawl
 (2.8 s a receive with 2 000 waiting).  While a message is sent or received those counts are not
 computed: they are never part of what ``SendMessage`` or ``ReceiveMessage`` answers.
+
+``CreateQueue`` refuses a standard queue whose name ends in ``.fifo`` (moto creates it) and words
+the refusal of a FIFO queue without the suffix as SQS does.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import threading
 from typing import Any
 
 from moto.sqs.models import Queue, SQSBackend
+
+from moto.sqs.exceptions import InvalidParameterValue
 
 from localcloud import motoadapter
 
@@ -45,6 +50,24 @@ def _without_counts(original):
     return operation
 
 
+STANDARD_NAME = "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+FIFO_NAME = ("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, "
+             "must end with .fifo suffix and be 1 to 80 in length.")
+
+
+def _checking_fifo_names(original):
+    """SQS accepts the ``.fifo`` suffix exactly on FIFO queues
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html, QueueName)."""
+    @functools.wraps(original)
+    def create_queue(self: SQSBackend, name: str, tags: dict[str, str] | None = None, **kwargs: Any) -> Queue:
+        fifo = str(kwargs.get("FifoQueue", "false")).lower() == "true"
+        if name.endswith(".fifo") != fifo:
+            raise InvalidParameterValue(FIFO_NAME if fifo else STANDARD_NAME)
+        return original(self, name, tags, **kwargs)
+
+    return create_queue
+
+
 def install() -> None:
     """Apply the changes once per process."""
     global _installed
@@ -57,4 +80,6 @@ def install() -> None:
         for name in ("send_message", "receive_message"):
             motoadapter.replace(SQSBackend, name, _without_counts(motoadapter.require(
                 SQSBackend, name, ("self", "queue_name"))))
+        motoadapter.replace(SQSBackend, "create_queue", _checking_fifo_names(motoadapter.require(
+            SQSBackend, "create_queue", ("self", "name", "tags"))))
         _installed = True

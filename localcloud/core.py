@@ -52,6 +52,7 @@ def install_extensions(runtime, sagemaker_service) -> None:
     from localcloud.sagemaker import service as sagemaker
     from localcloud.sns import moto_patches as sns_moto_patches
     from localcloud.sqs import moto_patches as sqs_moto_patches
+    from localcloud.dynamodb import moto_patches as dynamodb_moto_patches
 
     with _install_lock:
         lambda_models.install(runtime)
@@ -64,6 +65,7 @@ def install_extensions(runtime, sagemaker_service) -> None:
         s3_moto_patches.install()
         sns_moto_patches.install()
         sqs_moto_patches.install()
+        dynamodb_moto_patches.install()
         iot_moto_patches.install()
         cloudformation_moto_patches.install()
         _installed = True

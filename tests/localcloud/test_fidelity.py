@@ -31,3 +31,33 @@ def test_fifo_suffix_is_for_fifo_queues_only(aws, unique):
     kept = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert {name: kept[name] for name in fifo_attributes} == fifo_attributes
     sqs.delete_queue(QueueUrl=url)
+
+
+def test_partiql_binds_question_mark_parameters(aws, unique):
+    """ExecuteStatement binds each ``?`` to the next of ``Parameters``, in every statement
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ExecuteStatement.html, Parameters;
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.insert.html)."""
+    dynamodb = aws("dynamodb")
+    table = f"fidelity-{unique}"
+    dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+    item = {"pk": {"S": "it's"}, "count": {"N": "3"}, "tags": {"SS": ["a", "b"]},
+            "nested": {"M": {"ok": {"BOOL": True}}}}
+    dynamodb.execute_statement(Statement=f"INSERT INTO \"{table}\" VALUE {{'pk': ?, 'count': ?, 'tags': ?, 'nested': ?}}",
+                               Parameters=[item["pk"], item["count"], item["tags"], item["nested"]])
+    assert dynamodb.get_item(TableName=table, Key={"pk": item["pk"]})["Item"] == item
+
+    dynamodb.execute_statement(Statement=f"UPDATE \"{table}\" SET \"count\" = ? WHERE pk = ?",
+                               Parameters=[{"N": "4"}, item["pk"]])
+    selected = dynamodb.execute_statement(Statement=f"SELECT * FROM \"{table}\" WHERE pk = ?",
+                                          Parameters=[item["pk"]])["Items"]
+    assert [found["count"] for found in selected] == [{"N": "4"}]
+
+    mismatch = error_of(dynamodb.execute_statement, Statement=f"INSERT INTO \"{table}\" VALUE {{'pk': ?}}",
+                        Parameters=[{"S": "x"}, {"S": "y"}])
+    assert mismatch["Code"] == "ValidationException"
+
+    dynamodb.execute_statement(Statement=f"DELETE FROM \"{table}\" WHERE pk = ?", Parameters=[item["pk"]])
+    assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": item["pk"]})
+    dynamodb.delete_table(TableName=table)

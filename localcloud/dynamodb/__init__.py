@@ -1,0 +1,1 @@
+"""localcloud's additions to moto's DynamoDB."""

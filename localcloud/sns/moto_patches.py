@@ -1,12 +1,16 @@
 """Where localcloud changes moto's SNS (through :mod:`localcloud.motoadapter`): Lambda subscriptions get
-SNS's own event, asynchronously (:mod:`.delivery`); the other protocols stay moto's."""
+SNS's own event, asynchronously (:mod:`.delivery`); the other protocols stay moto's.  Email and HTTP
+subscriptions wait for confirmation and get nothing before (:mod:`.confirmation`); FIFO topics report
+their ``FifoThroughputScope``."""
 
 from __future__ import annotations
 
-from moto.sns.models import Subscription
+from moto.core.responses import ActionResult
+from moto.sns.models import SNSBackend, Subscription
+from moto.sns.responses import SNSResponse
 
 from localcloud import motoadapter
-from localcloud.sns import delivery
+from localcloud.sns import confirmation, delivery
 
 
 def install() -> None:
@@ -16,6 +20,8 @@ def install() -> None:
 
     def publish(self, message, message_id, subject=None, message_attributes=None, group_id=None,
                 deduplication_id=None, message_structure=None):
+        if confirmation.is_pending(self):
+            return None
         if self.protocol == "lambda":
             return delivery.deliver_to_lambda(self, message, message_id, subject, message_attributes,
                                               message_structure)
@@ -26,3 +32,67 @@ def install() -> None:
     motoadapter.require(Subscription, "get_post_data", ("self", "message", "message_id", "subject"))
     motoadapter.require(Subscription, "_parse_message_structure", ("self", "message", "protocol"))
     motoadapter.require_instance_attribute(Subscription, "_filter_policy_matcher")
+    _install_confirmation()
+    _install_fifo_throughput_scope()
+
+
+def _install_confirmation() -> None:
+    moto_subscribe = motoadapter.require(SNSBackend, "subscribe", ("self", "topic_arn", "endpoint", "protocol"))
+    motoadapter.require(SNSBackend, "_find_subscription", ("self", "topic_arn", "endpoint", "protocol"))
+
+    def subscribe(self, topic_arn, endpoint, protocol):
+        existing = self._find_subscription(topic_arn, endpoint, protocol)
+        subscription = moto_subscribe(self, topic_arn, endpoint, protocol)
+        if existing is None and protocol in confirmation.CONFIRMED_BY_ENDPOINT:
+            confirmation.hold(subscription)
+        return subscription
+
+    motoadapter.replace(SNSBackend, "subscribe", subscribe)
+
+    moto_subscribe_response = motoadapter.require(SNSResponse, "subscribe", ("self",))
+
+    def subscribe_response(self):
+        answer = moto_subscribe_response(self)
+        subscription = self.backend.subscriptions[answer.result["SubscriptionArn"]]
+        wants_arn = str(self._get_param("ReturnSubscriptionArn", "false")).lower() == "true"
+        if confirmation.is_pending(subscription) and not wants_arn:
+            return ActionResult({"SubscriptionArn": confirmation.PENDING_SUBSCRIBE_ANSWER})
+        return answer
+
+    motoadapter.replace(SNSResponse, "subscribe", subscribe_response)
+
+    for name in ("list_subscriptions", "list_subscriptions_by_topic"):
+        motoadapter.replace(SNSResponse, name, _listing(motoadapter.require(SNSResponse, name, ("self",))))
+
+    def confirm_subscription(self):
+        authenticate = str(self._get_param("AuthenticateOnUnsubscribe", "false")).lower() == "true"
+        arn = confirmation.confirm(self.backend, self._get_param("TopicArn"), self._get_param("Token"), authenticate)
+        return ActionResult({"SubscriptionArn": arn})
+
+    motoadapter.replace(SNSResponse, "confirm_subscription", confirm_subscription, ("self",))
+
+
+def _listing(moto_list):
+    def list_subscriptions(self):
+        answer = moto_list(self)
+        return ActionResult({**answer.result,
+                             "Subscriptions": [confirmation.listed(found) for found in answer.result["Subscriptions"]]})
+
+    return list_subscriptions
+
+
+def _install_fifo_throughput_scope() -> None:
+    """SNS keeps ``FifoThroughputScope`` (``Topic``, the default, or ``MessageGroup``) on FIFO topics
+    (https://docs.aws.amazon.com/sns/latest/api/API_SetTopicAttributes.html); moto stores it and drops it
+    from GetTopicAttributes."""
+    moto_get = motoadapter.require(SNSResponse, "get_topic_attributes", ("self",))
+
+    def get_topic_attributes(self):
+        answer = moto_get(self)
+        topic = self.backend.get_topic(self._get_param("TopicArn"))
+        if topic.fifo_topic:
+            answer.result["Attributes"]["FifoThroughputScope"] = getattr(topic, "fifo_throughput_scope", "Topic")
+        return answer
+
+    motoadapter.replace(SNSResponse, "get_topic_attributes", get_topic_attributes)
+    motoadapter.require_instance_attribute(SNSBackend, "subscriptions")

@@ -61,3 +61,51 @@ def test_partiql_binds_question_mark_parameters(aws, unique):
     dynamodb.execute_statement(Statement=f"DELETE FROM \"{table}\" WHERE pk = ?", Parameters=[item["pk"]])
     assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": item["pk"]})
     dynamodb.delete_table(TableName=table)
+
+
+@pytest.mark.parametrize("protocol,endpoint", [("email", "someone@example.com"),
+                                               ("email-json", "someone@example.com"),
+                                               ("http", "http://127.0.0.1:9/notify"),
+                                               ("https", "https://example.com/notify")])
+def test_endpoint_subscriptions_wait_for_confirmation(aws, unique, protocol, endpoint):
+    """Subscribe answers "pending confirmation" (the ARN only with ReturnSubscriptionArn) for a
+    subscription its endpoint must confirm; it reports PendingConfirmation "true", is listed as
+    "PendingConfirmation", and ConfirmSubscription refuses a token SNS did not send
+    (https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html,
+    https://docs.aws.amazon.com/sns/latest/api/API_GetSubscriptionAttributes.html,
+    https://docs.aws.amazon.com/sns/latest/dg/SendMessageToHttp.confirm.html)."""
+    sns = aws("sns")
+    topic = sns.create_topic(Name=f"fidelity-{unique}")["TopicArn"]
+    assert sns.subscribe(TopicArn=topic, Protocol=protocol, Endpoint=endpoint)["SubscriptionArn"] == \
+        "pending confirmation"
+    arn = sns.subscribe(TopicArn=topic, Protocol=protocol, Endpoint=endpoint,
+                        ReturnSubscriptionArn=True)["SubscriptionArn"]
+    assert arn.startswith(f"{topic}:")
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    assert (attributes["PendingConfirmation"], attributes["ConfirmationWasAuthenticated"]) == ("true", "false")
+    assert [found["SubscriptionArn"] for found in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]] \
+        == ["PendingConfirmation"]
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["SubscriptionsPending"] == "1"
+    assert error_of(sns.confirm_subscription, TopicArn=topic, Token="0" * 128)["Code"] == "InvalidParameter"
+    sns.delete_topic(TopicArn=topic)
+
+
+def test_sqs_subscription_needs_no_confirmation_and_fifo_scope_is_kept(aws, unique):
+    """An SQS subscription in the same account is confirmed at once; a FIFO topic keeps
+    FifoThroughputScope, "Topic" by default
+    (https://docs.aws.amazon.com/sns/latest/api/API_SetTopicAttributes.html, FifoThroughputScope)."""
+    sns, sqs = aws("sns"), aws("sqs")
+    queue_url = sqs.create_queue(QueueName=f"fidelity-{unique}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name=f"fidelity-{unique}")["TopicArn"]
+    arn = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
+    assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["PendingConfirmation"] == "false"
+
+    scoped = sns.create_topic(Name=f"scoped-{unique}.fifo",
+                              Attributes={"FifoTopic": "true", "FifoThroughputScope": "MessageGroup"})["TopicArn"]
+    assert sns.get_topic_attributes(TopicArn=scoped)["Attributes"]["FifoThroughputScope"] == "MessageGroup"
+    default = sns.create_topic(Name=f"default-{unique}.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    assert sns.get_topic_attributes(TopicArn=default)["Attributes"]["FifoThroughputScope"] == "Topic"
+    for arn in (topic, scoped, default):
+        sns.delete_topic(TopicArn=arn)
+    sqs.delete_queue(QueueUrl=queue_url)

@@ -109,7 +109,8 @@ SUPPORTED: dict[str, Support] = {
         "RestApiId DeploymentId StageName Description Variables MethodSettings Tags TracingEnabled"
     ),
     "AWS::S3::Bucket": _support(
-        "BucketName BucketEncryption Tags NotificationConfiguration PublicAccessBlockConfiguration VersioningConfiguration",
+        "BucketName BucketEncryption Tags NotificationConfiguration PublicAccessBlockConfiguration VersioningConfiguration "
+        "OwnershipControls",
         after_create=apply_bucket_properties,
         before_delete=refuse_to_delete_a_non_empty_bucket,
     ),

@@ -51,6 +51,8 @@ def apply_bucket_properties(bucket: Any, properties: dict[str, Any], account_id:
         )
     if "PublicAccessBlockConfiguration" in properties:
         backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
+    if "OwnershipControls" in properties:
+        backend.put_bucket_ownership_controls(bucket.name, properties["OwnershipControls"]["Rules"][0]["ObjectOwnership"])
     if "VersioningConfiguration" in properties:
         backend.put_bucket_versioning(bucket.name, properties["VersioningConfiguration"]["Status"])
 

@@ -3,16 +3,21 @@
 * Event notifications: moto's records gain the fields S3 sends, and Lambda destinations are invoked
   asynchronously (:mod:`.notifications`).
 * Bucket policies are evaluated with IAM's condition operators (:mod:`.policy`).
+* New buckets have ACLs disabled (``BucketOwnerEnforced``) unless they ask for them (:mod:`.ownership`);
+  responses carry no ``DisplayName``, which S3 stopped returning in November 2025.
 * SageMaker reads and writes objects in-process (:mod:`localcloud.sagemaker.storage`).
 """
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlparse
+
 from moto.s3 import notifications as moto_notifications
 from moto.s3.models import FakeBucket, FakeKey, S3Backend
+from moto.s3.responses import S3Response
 
 from localcloud import motoadapter
-from localcloud.s3 import notifications, policy
+from localcloud.s3 import notifications, ownership, policy
 
 
 def install() -> None:
@@ -31,3 +36,59 @@ def install() -> None:
     motoadapter.require_instance_attribute(FakeKey, "value")
     motoadapter.require(S3Backend, "get_bucket", ("self", "bucket_name"))
     motoadapter.require(S3Backend, "put_object", ("self", "bucket_name", "key_name", "value"))
+    _install_ownership()
+
+
+def _install_ownership() -> None:
+    moto_create_bucket = motoadapter.require(S3Backend, "create_bucket", ("self", "bucket_name", "region_name"))
+
+    def create_bucket(self, bucket_name, region_name, *args, **kwargs):
+        bucket = moto_create_bucket(self, bucket_name, region_name, *args, **kwargs)
+        if bucket.ownership_rule is None:
+            bucket.ownership_rule = ownership.ENFORCED
+        return bucket
+
+    motoadapter.replace(S3Backend, "create_bucket", create_bucket)
+    motoadapter.require_instance_attribute(FakeBucket, "ownership_rule")
+
+    moto_bucket_put = motoadapter.require(S3Response, "_bucket_response_put",
+                                          ("self", "request", "bucket_name", "querystring"))
+
+    def bucket_response_put(self, request, bucket_name, querystring):
+        if querystring:
+            return moto_bucket_put(self, request, bucket_name, querystring)
+        with ownership.creating(request.headers.get("x-amz-object-ownership")):
+            return moto_bucket_put(self, request, bucket_name, querystring)
+
+    motoadapter.replace(S3Response, "_bucket_response_put", bucket_response_put)
+
+    moto_acl_from_headers = motoadapter.require(S3Response, "_acl_from_headers", ("self", "headers"))
+    moto_acl_from_body = motoadapter.require(S3Response, "_acl_from_body", ("self",))
+
+    def acl_from_headers(self, headers):
+        acl = moto_acl_from_headers(self, headers)
+        ownership.check(self.backend.buckets.get(self.bucket_name), acl)
+        return acl
+
+    def acl_from_body(self):
+        acl = moto_acl_from_body(self)
+        ownership.check(self.backend.buckets.get(self.bucket_name), acl)
+        return acl
+
+    motoadapter.replace(S3Response, "_acl_from_headers", acl_from_headers)
+    motoadapter.replace(S3Response, "_acl_from_body", acl_from_body)
+
+    moto_bucket_response = motoadapter.require(S3Response, "bucket_response", ("self", "request", "full_url", "headers"))
+    moto_key_response = motoadapter.require(S3Response, "key_response", ("self", "request", "full_url", "headers"))
+
+    def bucket_response(self, request, full_url, headers):
+        return ownership.without_display_names(moto_bucket_response(self, request, full_url, headers))
+
+    def key_response(self, request, full_url, headers):
+        response = moto_key_response(self, request, full_url, headers)
+        if "acl" in parse_qs(urlparse(full_url).query, keep_blank_values=True):  # never an object's own bytes
+            return ownership.without_display_names(response)
+        return response
+
+    motoadapter.replace(S3Response, "bucket_response", bucket_response)
+    motoadapter.replace(S3Response, "key_response", key_response)

@@ -3,8 +3,12 @@ where AWS documents it, so that code that passes offline also passes on AWS."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.localcloud.conftest import wait_for_stack
 
 
 def error_of(call, **kwargs) -> dict:
@@ -109,3 +113,78 @@ def test_sqs_subscription_needs_no_confirmation_and_fifo_scope_is_kept(aws, uniq
     for arn in (topic, scoped, default):
         sns.delete_topic(TopicArn=arn)
     sqs.delete_queue(QueueUrl=queue_url)
+
+
+ALL_USERS = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+
+
+def test_new_buckets_have_acls_disabled(aws, unique):
+    """Since April 2023 a new bucket has ObjectOwnership BucketOwnerEnforced: ACLs that grant anyone
+    but the owner fail with AccessControlListNotSupported, owner-only ACLs and reads of ACLs still work
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/ensure-object-ownership.html)."""
+    s3 = aws("s3")
+    bucket = f"fidelity-enforced-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == \
+        [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    s3.put_object(Bucket=bucket, Key="owned", Body=b"x", ACL="bucket-owner-full-control")
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    refused = [error_of(s3.put_bucket_acl, Bucket=bucket, ACL="public-read"),
+               error_of(s3.put_bucket_acl, Bucket=bucket, GrantRead=ALL_USERS),
+               error_of(s3.put_object_acl, Bucket=bucket, Key="owned", GrantRead=ALL_USERS),
+               error_of(s3.put_object, Bucket=bucket, Key="public", Body=b"x", ACL="public-read")]
+    assert {(error["Code"], error["Message"]) for error in refused} == \
+        {("AccessControlListNotSupported", "The bucket does not allow ACLs")}
+    assert s3.get_object_acl(Bucket=bucket, Key="owned")["Grants"][0]["Permission"] == "FULL_CONTROL"
+    assert error_of(s3.create_bucket, Bucket=f"fidelity-public-{unique}", ACL="public-read")["Code"] == \
+        "InvalidBucketAclWithObjectOwnership"
+
+
+def test_a_bucket_that_asks_for_acls_accepts_them(aws, unique):
+    """ObjectWriter and BucketOwnerPreferred, chosen at CreateBucket (x-amz-object-ownership), with
+    PutBucketOwnershipControls or in CloudFormation's OwnershipControls, enable ACLs
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketOwnershipControls.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-s3-bucket-ownershipcontrols.html)."""
+    s3, cloudformation = aws("s3"), aws("cloudformation")
+    writer = f"fidelity-writer-{unique}"
+    s3.create_bucket(Bucket=writer, ACL="public-read", ObjectOwnership="ObjectWriter")
+    s3.put_object(Bucket=writer, Key="public", Body=b"x", ACL="public-read")
+    grants = s3.get_object_acl(Bucket=writer, Key="public")["Grants"]
+    assert {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"} in \
+        [grant["Grantee"] for grant in grants]
+
+    preferred = f"fidelity-preferred-{unique}"
+    s3.create_bucket(Bucket=preferred)
+    s3.put_bucket_ownership_controls(Bucket=preferred, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]})
+    s3.put_bucket_acl(Bucket=preferred, GrantRead=ALL_USERS)
+
+    stack = f"fidelity-ownership-{unique}"
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps({"Resources": {"Bucket": {
+        "Type": "AWS::S3::Bucket",
+        "Properties": {"OwnershipControls": {"Rules": [{"ObjectOwnership": "ObjectWriter"}]}}}},
+        "Outputs": {"Bucket": {"Value": {"Ref": "Bucket"}}}}))
+    from_template = wait_for_stack(cloudformation, stack)["Bucket"]
+    assert s3.get_bucket_ownership_controls(Bucket=from_template)["OwnershipControls"]["Rules"] == \
+        [{"ObjectOwnership": "ObjectWriter"}]
+    s3.put_bucket_acl(Bucket=from_template, ACL="public-read")
+    cloudformation.delete_stack(StackName=stack)
+
+
+def test_responses_carry_no_display_name(aws, unique):
+    """S3 stopped returning Owner and Grantee DisplayName in November 2025
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Owner.html)."""
+    s3 = aws("s3")
+    bucket = f"fidelity-owner-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="readme.xml", Body=b"<?xml version='1.0'?><DisplayName>kept</DisplayName>")
+    owners = [s3.list_buckets()["Owner"],
+              s3.list_objects_v2(Bucket=bucket, FetchOwner=True)["Contents"][0]["Owner"],
+              s3.list_objects(Bucket=bucket)["Contents"][0]["Owner"],
+              s3.get_bucket_acl(Bucket=bucket)["Owner"],
+              s3.get_object_acl(Bucket=bucket, Key="readme.xml")["Owner"]]
+    assert all("ID" in owner and "DisplayName" not in owner for owner in owners)
+    assert b"<DisplayName>kept</DisplayName>" in s3.get_object(Bucket=bucket, Key="readme.xml")["Body"].read()
+

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,11 +27,19 @@ def localcloud(*args: str) -> subprocess.CompletedProcess:
 
 def run_notebook(path: Path, output_dir: Path) -> tuple[bool, float, str]:
     import nbformat
+    from jupyter_core.paths import jupyter_runtime_dir
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_SECONDS, kernel_name="python3",
+    # Kernel sockets as files in the user's runtime directory rather than TCP ports: only this user
+    # can reach them, and the kernel has no reason to warn that its traffic is unencrypted.  The
+    # path is absolute because the kernel runs in the notebook's folder and this process may not.
+    runtime = Path(jupyter_runtime_dir())
+    runtime.mkdir(parents=True, exist_ok=True)
+    sockets = Config({"KernelManager": {"transport": "ipc", "ip": str(runtime / f"kernel-{uuid.uuid4()}-ipc")}})
+    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_SECONDS, kernel_name="python3", config=sockets,
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.monotonic()
     try:

@@ -2,7 +2,8 @@
 
 * Event notifications: moto's records gain the fields S3 sends, and Lambda destinations are invoked
   asynchronously (:mod:`.notifications`).
-* Bucket policies are evaluated with IAM's condition operators (:mod:`.policy`).
+* Bucket policies are evaluated with IAM's condition operators (:mod:`.policy`) and refused when
+  they name a user or role that does not exist (:mod:`localcloud.iam.principals`).
 * New buckets have ACLs disabled (``BucketOwnerEnforced``) unless they ask for them (:mod:`.ownership`);
   responses carry no ``DisplayName``, which S3 stopped returning in November 2025.
 * SageMaker reads and writes objects in-process (:mod:`localcloud.sagemaker.storage`).
@@ -17,6 +18,7 @@ from moto.s3.models import FakeBucket, FakeKey, S3Backend
 from moto.s3.responses import S3Response
 
 from localcloud import motoadapter
+from localcloud.iam import principals
 from localcloud.s3 import notifications, ownership, policy
 
 
@@ -37,6 +39,14 @@ def install() -> None:
     motoadapter.require(S3Backend, "get_bucket", ("self", "bucket_name"))
     motoadapter.require(S3Backend, "put_object", ("self", "bucket_name", "key_name", "value"))
     _install_ownership()
+    moto_put_policy = motoadapter.require(S3Backend, "put_bucket_policy", ("self", "bucket_name", "policy"))
+
+    def put_bucket_policy(self, bucket_name, policy_document):
+        if principals.unknown(policy_document):
+            raise policy.MalformedPolicy("Invalid principal in policy")
+        return moto_put_policy(self, bucket_name, policy_document)
+
+    motoadapter.replace(S3Backend, "put_bucket_policy", put_bucket_policy)
 
 
 def _install_ownership() -> None:

@@ -14,9 +14,15 @@ import json
 from typing import Any
 
 from moto.iam.access_control import PermissionResult
+from moto.s3.exceptions import S3ClientError
 from moto.s3.models import FakeBucket
 
 REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+
+class MalformedPolicy(S3ClientError):
+    """PutBucketPolicy's refusal of a policy S3 cannot store."""
+    code = "MalformedPolicy"
 
 
 def _as_list(value: Any) -> list:

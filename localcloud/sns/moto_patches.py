@@ -1,7 +1,8 @@
 """Where localcloud changes moto's SNS (through :mod:`localcloud.motoadapter`): Lambda subscriptions get
 SNS's own event, asynchronously (:mod:`.delivery`); the other protocols stay moto's.  Email and HTTP
 subscriptions wait for confirmation and get nothing before (:mod:`.confirmation`); FIFO topics report
-their ``FifoThroughputScope``."""
+their ``FifoThroughputScope``; a topic policy naming a user or role that does not exist is refused
+(:mod:`localcloud.iam.principals`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from moto.core.responses import ActionResult
 from moto.sns.models import SNSBackend, Subscription
 from moto.sns.responses import SNSResponse
 
+from moto.sns.exceptions import SNSInvalidParameter
+
 from localcloud import motoadapter
+from localcloud.iam import principals
 from localcloud.sns import confirmation, delivery
 
 
@@ -34,6 +38,31 @@ def install() -> None:
     motoadapter.require_instance_attribute(Subscription, "_filter_policy_matcher")
     _install_confirmation()
     _install_fifo_throughput_scope()
+    _install_policy_check()
+
+
+def _check_policy(name: str, value) -> None:
+    if name.lower() == "policy" and value and principals.unknown(value):
+        raise SNSInvalidParameter("Invalid parameter: Policy Error: PrincipalNotFound")
+
+
+def _install_policy_check() -> None:
+    moto_set = motoadapter.require(SNSBackend, "set_topic_attribute",
+                                   ("self", "topic_arn", "attribute_name", "attribute_value"))
+
+    def set_topic_attribute(self, topic_arn, attribute_name, attribute_value):
+        _check_policy(attribute_name, attribute_value)
+        return moto_set(self, topic_arn, attribute_name, attribute_value)
+
+    motoadapter.replace(SNSBackend, "set_topic_attribute", set_topic_attribute)
+    moto_create = motoadapter.require(SNSBackend, "create_topic", ("self", "name", "attributes"))
+
+    def create_topic(self, name, attributes=None, *args, **kwargs):
+        for attribute_name, value in (attributes or {}).items():
+            _check_policy(attribute_name, value)
+        return moto_create(self, name, attributes, *args, **kwargs)
+
+    motoadapter.replace(SNSBackend, "create_topic", create_topic)
 
 
 def _install_confirmation() -> None:

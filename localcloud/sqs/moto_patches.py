@@ -9,7 +9,8 @@ backlog, and a queue that a Lambda pipeline fills with thousands of messages slo
 computed: they are never part of what ``SendMessage`` or ``ReceiveMessage`` answers.
 
 ``CreateQueue`` refuses a standard queue whose name ends in ``.fifo`` (moto creates it) and words
-the refusal of a FIFO queue without the suffix as SQS does.
+the refusal of a FIFO queue without the suffix as SQS does.  A queue policy naming a user or role
+that does not exist is refused, as SQS does (:mod:`localcloud.iam.principals`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 
 from moto.sqs.models import Queue, SQSBackend
 
-from moto.sqs.exceptions import InvalidParameterValue
+from moto.sqs.exceptions import InvalidAttributeValue, InvalidParameterValue
 
 from localcloud import motoadapter
+from localcloud.iam import principals
 
 COUNTS = ("approximate_number_of_messages", "approximate_number_of_messages_delayed",
           "approximate_number_of_messages_not_visible")
@@ -63,9 +65,24 @@ def _checking_fifo_names(original):
         fifo = str(kwargs.get("FifoQueue", "false")).lower() == "true"
         if name.endswith(".fifo") != fifo:
             raise InvalidParameterValue(FIFO_NAME if fifo else STANDARD_NAME)
+        _check_policy(kwargs)
         return original(self, name, tags, **kwargs)
 
     return create_queue
+
+
+def _check_policy(attributes: dict[str, Any]) -> None:
+    if attributes.get("Policy") and principals.unknown(attributes["Policy"]):
+        raise InvalidAttributeValue("Policy")
+
+
+def _checking_policy(original):
+    @functools.wraps(original)
+    def set_queue_attributes(self: SQSBackend, queue_name: str, attributes: dict[str, Any]) -> Queue:
+        _check_policy(attributes)
+        return original(self, queue_name, attributes)
+
+    return set_queue_attributes
 
 
 def install() -> None:
@@ -82,4 +99,6 @@ def install() -> None:
                 SQSBackend, name, ("self", "queue_name"))))
         motoadapter.replace(SQSBackend, "create_queue", _checking_fifo_names(motoadapter.require(
             SQSBackend, "create_queue", ("self", "name", "tags"))))
+        motoadapter.replace(SQSBackend, "set_queue_attributes", _checking_policy(motoadapter.require(
+            SQSBackend, "set_queue_attributes", ("self", "queue_name", "attributes"))))
         _installed = True

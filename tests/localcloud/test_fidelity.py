@@ -188,3 +188,57 @@ def test_responses_carry_no_display_name(aws, unique):
     assert all("ID" in owner and "DisplayName" not in owner for owner in owners)
     assert b"<DisplayName>kept</DisplayName>" in s3.get_object(Bucket=bucket, Key="readme.xml")["Body"].read()
 
+
+def policy_for(principal: dict, action: str, resource: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": principal, "Action": action, "Resource": resource}]})
+
+
+def test_resource_policies_name_only_principals_that_exist(aws, unique):
+    """S3, SQS and SNS resolve each IAM user and role of a resource policy when it is set and refuse a
+    policy naming one that does not exist; accounts, account roots and service principals are accepted
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html;
+    S3: MalformedPolicy "Invalid principal in policy",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
+    s3, sqs, sns, iam, sts = aws("s3"), aws("sqs"), aws("sns"), aws("iam"), aws("sts")
+    account = sts.get_caller_identity()["Account"]
+    role = iam.create_role(RoleName=f"fidelity-{unique}", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    missing = {"AWS": f"arn:aws:iam::{account}:role/never-created-{unique}"}
+    existing = [{"AWS": role}, {"AWS": account}, {"AWS": f"arn:aws:iam::{account}:root"},
+                {"Service": "sns.amazonaws.com"}, "*"]
+
+    bucket = f"fidelity-policy-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    bucket_objects = f"arn:aws:s3:::{bucket}/*"
+    refused = error_of(s3.put_bucket_policy, Bucket=bucket, Policy=policy_for(missing, "s3:GetObject", bucket_objects))
+    assert (refused["Code"], refused["Message"]) == ("MalformedPolicy", "Invalid principal in policy")
+    for principal in existing:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy_for(principal, "s3:GetObject", bucket_objects))
+
+    queue_url = sqs.create_queue(QueueName=f"fidelity-policy-{unique}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    refused = error_of(sqs.set_queue_attributes, QueueUrl=queue_url,
+                       Attributes={"Policy": policy_for(missing, "sqs:SendMessage", queue_arn)})
+    assert refused["Code"] == "InvalidAttributeValue"
+    refused = error_of(sqs.create_queue, QueueName=f"fidelity-created-{unique}",
+                       Attributes={"Policy": policy_for(missing, "sqs:SendMessage", queue_arn)})
+    assert refused["Code"] == "InvalidAttributeValue"
+    for principal in existing:
+        sqs.set_queue_attributes(QueueUrl=queue_url,
+                                 Attributes={"Policy": policy_for(principal, "sqs:SendMessage", queue_arn)})
+
+    topic = sns.create_topic(Name=f"fidelity-policy-{unique}")["TopicArn"]
+    refused = error_of(sns.set_topic_attributes, TopicArn=topic, AttributeName="Policy",
+                       AttributeValue=policy_for(missing, "sns:Publish", topic))
+    assert (refused["Code"], refused["Message"]) == ("InvalidParameter",
+                                                     "Invalid parameter: Policy Error: PrincipalNotFound")
+    for principal in existing:
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
+                                 AttributeValue=policy_for(principal, "sns:Publish", topic))
+
+    sns.delete_topic(TopicArn=topic)
+    sqs.delete_queue(QueueUrl=queue_url)
+    s3.delete_bucket_policy(Bucket=bucket)
+    iam.delete_role(RoleName=f"fidelity-{unique}")

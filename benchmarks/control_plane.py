@@ -77,6 +77,18 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> No
             time.sleep(0.005)
 
 
+def read_state(path: Path, timeout: float = 10) -> dict:
+    """The instance's state file, which ``serve`` writes just after the server answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of ``pid`` and all its descendants, in MB."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -97,7 +109,7 @@ def localcloud() -> Iterator[tuple[Running, subprocess.Popen, float]]:
             endpoint_url = f"http://127.0.0.1:{port}"
             wait_healthy(f"{endpoint_url}/_localcloud/health", process)
             elapsed = time.perf_counter() - started
-            state = json.loads((Path(home) / "state.json").read_text())
+            state = read_state(Path(home) / "state.json")
             session = boto3.session.Session(
                 aws_access_key_id=state["access_key_id"], aws_secret_access_key=state["secret_access_key"],
                 region_name="us-east-1")

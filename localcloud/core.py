@@ -30,6 +30,7 @@ class _QuietRequestHandler(_RequestHandler):
     def log_request(self, *args, **kwargs) -> None:
         """Tests and notebooks need no access log; ``serve`` keeps it."""
 _installed = False
+_cloudformation_installed = False
 
 
 def _cache_moto_module_list() -> None:
@@ -46,13 +47,12 @@ def install_extensions(runtime, sagemaker_service) -> None:
     from localcloud import logs
     from localcloud.apigateway import moto_patches as apigateway_moto_patches
     from localcloud.awslambda import models as lambda_models
-    from localcloud.cloudformation import moto_patches as cloudformation_moto_patches
+    from localcloud.dynamodb import moto_patches as dynamodb_moto_patches
     from localcloud.iot import moto_patches as iot_moto_patches
     from localcloud.s3 import moto_patches as s3_moto_patches
     from localcloud.sagemaker import service as sagemaker
     from localcloud.sns import moto_patches as sns_moto_patches
     from localcloud.sqs import moto_patches as sqs_moto_patches
-    from localcloud.dynamodb import moto_patches as dynamodb_moto_patches
 
     with _install_lock:
         lambda_models.install(runtime)
@@ -67,8 +67,22 @@ def install_extensions(runtime, sagemaker_service) -> None:
         sqs_moto_patches.install()
         dynamodb_moto_patches.install()
         iot_moto_patches.install()
-        cloudformation_moto_patches.install()
         _installed = True
+
+
+def install_cloudformation() -> None:
+    """Strict CloudFormation, installed by the first CloudFormation request rather than at start:
+    moto's template engine imports every moto service (about 1 s), which a session that deploys no
+    stack never needs."""
+    global _cloudformation_installed
+    if _cloudformation_installed:
+        return
+    with _install_lock:
+        if not _cloudformation_installed:
+            from localcloud.cloudformation import moto_patches as cloudformation_moto_patches
+
+            cloudformation_moto_patches.install()
+            _cloudformation_installed = True
 
 
 class LocalCloud:

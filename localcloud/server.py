@@ -20,6 +20,7 @@ from localcloud import lifetimes, motoadapter
 from localcloud.apigateway import execute
 from localcloud.auth import Credentials, Gate, cors_headers, credential_scope
 from localcloud.awslambda import responses as awslambda
+from localcloud.core import install_cloudformation
 from localcloud.errors import error_response
 from localcloud.iot import responses as iot
 from localcloud.protocols import check_json_request
@@ -99,6 +100,8 @@ class LocalCloudApp:
         refusal = self.gate.check(environ)
         if refusal is not None:
             return refusal
+        if credential_scope(environ)[1] == "cloudformation":
+            install_cloudformation()
         if path.startswith("/moto-api") and not self.moto_api:
             return error_response(environ, 404, "NotFound", "moto's internal API is closed. Start localcloud with "
                                   "--moto-api to open it (it reads and resets all state, unauthenticated).")

@@ -51,6 +51,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def read_state(path: Path, timeout: float = 10) -> dict:
+    """The instance's state file, which ``serve`` writes just after the server answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 class Running(NamedTuple):
     endpoint_url: str
     session: boto3.session.Session  # holds the instance's credentials
@@ -79,7 +91,7 @@ def localcloud_process():
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise RuntimeError("localcloud did not start") from None
                     time.sleep(0.1)
-            state = json.loads((Path(home) / "state.json").read_text())
+            state = read_state(Path(home) / "state.json")
             yield Running(endpoint_url, boto3.session.Session(
                 aws_access_key_id=state["access_key_id"], aws_secret_access_key=state["secret_access_key"],
                 region_name="us-east-1"))

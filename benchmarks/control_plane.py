@@ -30,7 +30,7 @@ from pathlib import Path
 
 import boto3
 
-from benchmarks.common import Running, free_port, report, summary, timed
+from benchmarks.common import Running, free_port, read_state, report, summary, timed
 
 STACK = {
     "AWSTemplateFormatVersion": "2010-09-09",
@@ -77,16 +77,6 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> No
             time.sleep(0.005)
 
 
-def read_state(path: Path, timeout: float = 10) -> dict:
-    """The instance's state file, which ``serve`` writes just after the server answers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.005)
 
 
 def rss_mb(pid: int) -> float:

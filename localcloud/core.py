@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from localcloud import config, lifetimes, motoadapter
 from localcloud.auth import Credentials, allowed_origins_from_environment
 from localcloud.config import RAW_HEADERS
 
+logger = logging.getLogger("localcloud")
 _install_lock = threading.Lock()
 
 
@@ -31,6 +33,7 @@ class _QuietRequestHandler(_RequestHandler):
         """Tests and notebooks need no access log; ``serve`` keeps it."""
 _installed = False
 _cloudformation_installed = False
+_cloudformation_failure: Exception | None = None
 
 
 def _cache_moto_module_list() -> None:
@@ -71,18 +74,38 @@ def install_extensions(runtime, sagemaker_service) -> None:
 
 
 def install_cloudformation() -> None:
-    """Strict CloudFormation, installed by the first CloudFormation request rather than at start:
-    moto's template engine imports every moto service (about 1 s), which a session that deploys no
-    stack never needs."""
-    global _cloudformation_installed
+    """Strict CloudFormation. moto's template engine imports every moto service (about 1 s), so
+    :meth:`LocalCloud.start` installs it on a thread right after the port answers, and the first
+    CloudFormation request waits for it; a moto that fails the adapter's checks is reported then (in
+    the log and ``/_localcloud/health``) and every CloudFormation request is refused with the reason."""
+    global _cloudformation_installed, _cloudformation_failure
     if _cloudformation_installed:
         return
     with _install_lock:
+        if _cloudformation_failure is not None:
+            raise _cloudformation_failure
         if not _cloudformation_installed:
-            from localcloud.cloudformation import moto_patches as cloudformation_moto_patches
+            try:
+                from localcloud.cloudformation import moto_patches as cloudformation_moto_patches
 
-            cloudformation_moto_patches.install()
+                cloudformation_moto_patches.install()
+            except Exception as error:
+                _cloudformation_failure = error
+                logger.error("strict CloudFormation could not be installed: %s", error)
+                raise
             _cloudformation_installed = True
+
+
+def cloudformation_failure() -> str | None:
+    """Why strict CloudFormation is unavailable, if it is."""
+    return None if _cloudformation_failure is None else str(_cloudformation_failure)
+
+
+def _install_cloudformation_quietly() -> None:
+    try:
+        install_cloudformation()
+    except Exception:  # recorded; reported by health and by every CloudFormation request
+        pass
 
 
 class LocalCloud:
@@ -146,6 +169,7 @@ class LocalCloud:
         install_extensions(self.runtime, self.sagemaker)
         self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud", daemon=True)
         self._thread.start()
+        threading.Thread(target=_install_cloudformation_quietly, name="install-cloudformation", daemon=True).start()
         return self
 
     def serve_forever(self) -> None:

@@ -20,7 +20,7 @@ from localcloud import lifetimes, motoadapter
 from localcloud.apigateway import execute
 from localcloud.auth import Credentials, Gate, cors_headers, credential_scope
 from localcloud.awslambda import responses as awslambda
-from localcloud.core import install_cloudformation
+from localcloud.core import cloudformation_failure, install_cloudformation
 from localcloud.errors import error_response
 from localcloud.iot import responses as iot
 from localcloud.protocols import check_json_request
@@ -177,4 +177,7 @@ class LocalCloudApp:
             "moto": moto.__version__,
             "services": SERVICES,
         }
+        failure = cloudformation_failure()
+        if failure:
+            body["services"] = dict(SERVICES, cloudformation=f"unavailable: {failure}")
         return Response(json.dumps(body), mimetype="application/json")

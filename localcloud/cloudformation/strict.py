@@ -27,6 +27,7 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack, cloudformation_backends
 
+from localcloud import motoadapter
 from localcloud.apigateway.cloudformation import ApiGatewayStage, apply_method_details, check_method
 from localcloud.cloudformation.lint import lint_errors
 from localcloud.cloudformation.metadata import CdkMetadata
@@ -165,8 +166,8 @@ def unsupported_reason(resource_type: str, properties: dict) -> str | None:
 
 # -- per-resource creation ---------------------------------------------------------------------
 
-_moto_create_resource = parsing.parse_and_create_resource
-_moto_update_resource = parsing.parse_and_update_resource
+_moto_create_resource = motoadapter.require(parsing, "parse_and_create_resource")
+_moto_update_resource = motoadapter.require(parsing, "parse_and_update_resource")
 
 
 def _stack_of(resources_map) -> Stack | None:
@@ -262,7 +263,7 @@ def update_resource(logical_id: str, resource_json: dict, resources_map, account
         raise ResourceFailed(logical_id, resource_type, _describe(exc)) from exc
 
 
-_moto_delete_resource = parsing.ResourceMap._delete_resource
+_moto_delete_resource = motoadapter.require(parsing.ResourceMap, "_delete_resource")
 
 
 def delete_resource(self, parsed_resource: Any, resource_json: dict) -> None:
@@ -315,8 +316,8 @@ def _fail_update(stack: Stack, failure: ResourceFailed, rolled_back: bool) -> No
     stack._add_stack_event(stack.status, resource_status_reason=None if rolled_back else failure.reason)
 
 
-_moto_create_resources = Stack.create_resources
-_moto_stack_update = Stack.update
+_moto_create_resources = motoadapter.require(Stack, "create_resources")
+_moto_stack_update = motoadapter.require(Stack, "update")
 
 
 def _in_background(stack: Stack, work: Callable[[], None]) -> None:
@@ -370,7 +371,7 @@ def stack_resources(self: Stack):
     return self.resource_map.values()
 
 
-_moto_outputs = Stack.outputs
+_moto_outputs = motoadapter.require(Stack, "outputs")
 
 
 def outputs(self: Stack):
@@ -390,11 +391,11 @@ def _lint(template: str | None, region: str) -> None:
         raise ValidationError(message="Template failed cfn-lint validation: " + " | ".join(errors))
 
 
-_moto_create_stack = CloudFormationBackend.create_stack
-_moto_delete_stack = CloudFormationBackend.delete_stack
-_moto_update_stack = CloudFormationBackend.update_stack
-_moto_create_change_set = CloudFormationBackend.create_change_set
-_moto_execute_change_set = CloudFormationBackend.execute_change_set
+_moto_create_stack = motoadapter.require(CloudFormationBackend, "create_stack")
+_moto_delete_stack = motoadapter.require(CloudFormationBackend, "delete_stack")
+_moto_update_stack = motoadapter.require(CloudFormationBackend, "update_stack")
+_moto_create_change_set = motoadapter.require(CloudFormationBackend, "create_change_set")
+_moto_execute_change_set = motoadapter.require(CloudFormationBackend, "execute_change_set")
 
 
 def create_stack(self: CloudFormationBackend, name: str, template: str, *args, **kwargs):

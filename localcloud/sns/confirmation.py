@@ -29,6 +29,13 @@ def hold(subscription) -> None:
     _tokens[subscription.arn] = secrets.token_hex(64)
 
 
+def forget(subscription) -> None:
+    """Unsubscribe: a pending subscription no longer counts as pending, and its token confirms nothing."""
+    if is_pending(subscription):
+        subscription.topic.subscriptions_pending -= 1
+    _tokens.pop(subscription.arn, None)
+
+
 def is_pending(subscription) -> bool:
     return subscription.attributes.get("PendingConfirmation") is True
 

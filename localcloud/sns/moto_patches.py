@@ -7,10 +7,9 @@ their ``FifoThroughputScope``; a topic policy naming a user or role that does no
 from __future__ import annotations
 
 from moto.core.responses import ActionResult
+from moto.sns.exceptions import SNSInvalidParameter
 from moto.sns.models import SNSBackend, Subscription
 from moto.sns.responses import SNSResponse
-
-from moto.sns.exceptions import SNSInvalidParameter
 
 from localcloud import motoadapter
 from localcloud.iam import principals
@@ -77,6 +76,14 @@ def _install_confirmation() -> None:
         return subscription
 
     motoadapter.replace(SNSBackend, "subscribe", subscribe)
+    moto_unsubscribe = motoadapter.require(SNSBackend, "unsubscribe", ("self", "subscription_arn"))
+
+    def unsubscribe(self, subscription_arn):
+        if subscription_arn in self.subscriptions:
+            confirmation.forget(self.subscriptions[subscription_arn])
+        return moto_unsubscribe(self, subscription_arn)
+
+    motoadapter.replace(SNSBackend, "unsubscribe", unsubscribe)
 
     moto_subscribe_response = motoadapter.require(SNSResponse, "subscribe", ("self",))
 

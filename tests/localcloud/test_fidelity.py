@@ -91,6 +91,8 @@ def test_endpoint_subscriptions_wait_for_confirmation(aws, unique, protocol, end
         == ["PendingConfirmation"]
     assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["SubscriptionsPending"] == "1"
     assert error_of(sns.confirm_subscription, TopicArn=topic, Token="0" * 128)["Code"] == "InvalidParameter"
+    sns.unsubscribe(SubscriptionArn=arn)
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["SubscriptionsPending"] == "0"
     sns.delete_topic(TopicArn=topic)
 
 

@@ -1,10 +1,10 @@
 """Whether the principals a resource policy names exist, as S3, SQS and SNS check when the policy is set.
 
 AWS resolves each IAM user and role ARN in a resource-based policy when the policy is stored and
-refuses the policy if one does not exist ("Invalid principal in policy",
-https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html,
-"if the principal ... is deleted ... you cannot save the policy").  Account IDs, account roots,
-``*``, service, federated and canonical-user principals are not resolved.
+refuses the policy if one does not exist (S3 answers "Invalid principal in policy"; see
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html).  A role
+session's ARN resolves to its role.  Account IDs, account roots, ``*``, service, federated and
+canonical-user principals are not resolved.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from moto.iam.models import iam_backends
 
 _ACCOUNT = re.compile(r"^(\d{12}|arn:aws[\w-]*:iam::\d{12}:root)$")
 _IAM_IDENTITY = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):(role|user)/")
+_ASSUMED_ROLE = re.compile(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/")
 
 
 def _as_list(value: Any) -> list:
@@ -24,6 +25,10 @@ def _as_list(value: Any) -> list:
 
 
 def _exists(arn: str) -> bool:
+    session = _ASSUMED_ROLE.match(arn)
+    if session is not None:  # a role session names its role, which must exist
+        partition, account, role_name = session.groups()
+        return any(role.name == role_name for role in iam_backends[account][partition].roles.values())
     match = _IAM_IDENTITY.match(arn)
     if match is None:
         return False

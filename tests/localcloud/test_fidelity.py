@@ -209,6 +209,7 @@ def test_resource_policies_name_only_principals_that_exist(aws, unique):
                                                 "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
     missing = {"AWS": f"arn:aws:iam::{account}:role/never-created-{unique}"}
     existing = [{"AWS": role}, {"AWS": account}, {"AWS": f"arn:aws:iam::{account}:root"},
+                {"AWS": f"arn:aws:sts::{account}:assumed-role/fidelity-{unique}/a-session"},
                 {"Service": "sns.amazonaws.com"}, "*"]
 
     bucket = f"fidelity-policy-{unique}"

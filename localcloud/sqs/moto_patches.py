@@ -19,9 +19,8 @@ import functools
 import threading
 from typing import Any
 
-from moto.sqs.models import Queue, SQSBackend
-
 from moto.sqs.exceptions import InvalidAttributeValue, InvalidParameterValue
+from moto.sqs.models import Queue, SQSBackend
 
 from localcloud import motoadapter
 from localcloud.iam import principals

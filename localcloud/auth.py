@@ -89,13 +89,12 @@ class Gate:
         if origin is not None and environ.get("REQUEST_METHOD") == "OPTIONS" \
                 and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
             return preflight_response(environ)
-        service = ""
         try:
-            service = self._authenticate(environ)
+            self._authenticate(environ)
         except Refused as refusal:
-            return error_response(environ, refusal.status, _code_for(refusal.code, environ, service or
-                                                                     _service_hint(environ)), refusal.message,
-                                  service or _service_hint(environ))
+            service = _service_hint(environ)
+            return error_response(environ, refusal.status, _code_for(refusal.code, environ, service), refusal.message,
+                                  service)
         return None
 
     def _authenticate(self, environ: dict) -> str:

@@ -317,7 +317,7 @@ class _Builder(Transformer):
 
     def not_(self, operand):
         def evaluate(c):
-            value = _to_bool_operand(operand(c))
+            value = to_bool(operand(c))
             return UNDEFINED if value is UNDEFINED else not value
         return evaluate
 
@@ -586,8 +586,6 @@ def to_bool(value: Any) -> Any:
         return value.lower() == "true"
     return UNDEFINED
 
-
-_to_bool_operand = to_bool
 
 
 def to_string(value: Any) -> Any:

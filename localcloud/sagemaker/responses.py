@@ -101,9 +101,9 @@ def handle_control_plane(request: Request, operation: str) -> Response:
         return _error(ValidationException(validation_message(errors)))
     method_name, argument = OPERATIONS[operation]
     backend = service.current().backend(region)
+    method = getattr(backend, method_name)
     try:
-        result = getattr(backend, method_name)(params) if argument is True else getattr(backend, method_name)(
-            params[argument])
+        result = method(params) if argument is True else method(params[argument])
     except SageMakerError as error:
         return _error(error)
     if operation.startswith("Create") and params.get("Tags"):

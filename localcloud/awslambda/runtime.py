@@ -5,6 +5,17 @@ plane knows about a function version) and an event, and returns what Lambda's da
 the payload or error, and the invocation's log lines (START / END / REPORT around the
 function's own output).  Each worker is one execution environment: it is reused while the
 function's code and configuration stay the same, and replaced (a cold start) when they change.
+
+``MemorySize`` is enforced as Lambda enforces it: the execution environment is killed as soon as
+its resident memory exceeds the function's memory, and the invocation fails with
+``Runtime.OutOfMemory``.  Lambda counts the whole sandbox, its Python runtime included; here that
+is the worker process and anything it started (its process group), read from ``/proc`` by a
+watcher thread while the worker runs (neither ``RLIMIT_AS``, which breaks numpy's and the
+threads' address-space reservations, nor cgroups, which need root, fit a workshop laptop).
+Nothing is added for AWS's own runtime: the worker's bare interpreter is about 12 MB resident
+against roughly 35-40 MB for Lambda's Python bootstrap, so a function within ~25 MB of its
+limit can pass here and be killed on AWS.  Where there is no ``/proc`` (macOS) memory is
+reported but not enforced.
 """
 
 from __future__ import annotations
@@ -49,6 +60,11 @@ DEFAULT_IDLE_SECONDS = 300
 ASYNC_RETRY_FIRST_DELAY_SECONDS = 0.5
 ASYNC_RETRY_MAX_DELAY_SECONDS = 60
 MAX_EVENT_AGE_SECONDS = 6 * 3600
+# How often the memory watcher reads a running worker's resident memory: a worker that allocates a
+# gigabyte a second is caught within ~10 MB of its limit, and one idle poll costs ~30 us a worker.
+MEMORY_POLL_SECONDS = 0.01
+_PROC = Path("/proc/self/statm").exists()
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 # How Go (Lambda's runtime API) names the signal that ended a runtime: "Runtime exited with error: signal: killed".
 _SIGNAL_NAMES = {signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGSEGV: "segmentation fault",
                  signal.SIGABRT: "aborted", signal.SIGBUS: "bus error", signal.SIGILL: "illegal instruction",
@@ -157,6 +173,8 @@ class _Worker:
         self.spawned = time.perf_counter()
         self.last_used = time.monotonic()
         self.retired = False  # its function was deleted: end it once its invocation is over
+        self.out_of_memory = False  # the memory watcher killed it for exceeding MemorySize
+        self.peak_resident_kb = 0  # the largest resident memory the watcher saw, process group included
         with open(log_path, "wb") as log_file:
             self.process = lifetimes.spawn(
                 # -I -S: no site-packages; the worker builds sys.path from PYTHONPATH (packaging.py).
@@ -231,6 +249,30 @@ class _Worker:
             return f"signal: {_SIGNAL_NAMES.get(-code, f'signal {-code}')}"
         return f"exit status {code}"
 
+    def resident_kb(self) -> int:
+        """Resident memory of the worker and every process it started, in KiB (Linux's /proc)."""
+        total = 0
+        pending = [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                with open(f"/proc/{pid}/statm") as statm:
+                    total += int(statm.read().split()[1]) * _PAGE_KB
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as children:
+                        pending.extend(int(child) for child in children.read().split())
+            except (OSError, ValueError):  # it ended while we read
+                continue
+        return total
+
+    def kill_for_memory(self) -> None:
+        """End the execution environment as Lambda does when it exceeds its memory: SIGKILL, no goodbye."""
+        self.out_of_memory = True
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def kill(self) -> None:
         if self.process.poll() is None:
             try:
@@ -264,12 +306,15 @@ class LambdaRuntime:
         self._executions: Counter[tuple[str, str]] = Counter()  # per (region, function name)
         self._unreserved_executions: Counter[str] = Counter()  # per region
         self._lock = threading.Lock()
+        self._running = threading.Event()  # set while some worker is busy: the memory watcher polls then only
         self._async = ThreadPoolExecutor(ASYNC_CONCURRENCY, thread_name_prefix="lambda-async")
         self.packaging = Packaging(self.work_dir)
         self.closed = threading.Event()  # set by shutdown(); event source pollers stop on it
         (self.work_dir / "code").mkdir(parents=True, exist_ok=True)
         (self.work_dir / "logs").mkdir(parents=True, exist_ok=True)
         threading.Thread(target=self._reap_idle_workers, name="lambda-reaper", daemon=True).start()
+        if _PROC:
+            threading.Thread(target=self._watch_memory, name="lambda-memory-watch", daemon=True).start()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -345,6 +390,7 @@ class LambdaRuntime:
 
     def shutdown(self) -> None:
         self.closed.set()  # also stops the idle reaper
+        self._running.set()  # and wakes the memory watcher to see it
         self._async.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             workers = [w for idle in self._idle.values() for w in idle] + list(self._busy)
@@ -390,6 +436,22 @@ class LambdaRuntime:
             for worker in expired:
                 worker.kill()
 
+    def _watch_memory(self) -> None:
+        """Kill any busy worker whose resident memory exceeds its function's ``MemorySize``."""
+        while not self.closed.is_set():
+            self._running.wait()
+            with self._lock:
+                busy = list(self._busy)
+                if not busy:
+                    self._running.clear()
+                    continue
+            for worker in busy:
+                resident = worker.resident_kb()
+                worker.peak_resident_kb = max(worker.peak_resident_kb, resident)
+                if resident > worker.spec.memory_size * 1024 and not worker.out_of_memory:
+                    worker.kill_for_memory()
+            self.closed.wait(MEMORY_POLL_SECONDS)
+
     # -- execution environments -------------------------------------------------------------
 
     def _acquire(self, spec: FunctionSpec) -> _Worker:
@@ -403,6 +465,7 @@ class LambdaRuntime:
             worker = idle.pop() if idle else None
             if worker is not None:
                 self._busy.add(worker)
+                self._running.set()
         for old in stale:
             old.kill()
         if worker is not None and worker.process.poll() is None:
@@ -413,6 +476,7 @@ class LambdaRuntime:
         worker = _Worker(spec, code_dir, self._environment(spec, code_dir), self._log_path())
         with self._lock:
             self._busy.add(worker)
+            self._running.set()
         return worker
 
     def _release(self, worker: _Worker, keep: bool) -> None:
@@ -526,27 +590,36 @@ class LambdaRuntime:
         duration_ms = (time.perf_counter() - invoke_started) * 1000
         if reply is None:
             return self._timed_out(worker, spec, request_id, started_wall, lines, log), False
+        if worker.out_of_memory:  # killed between its answer and our read: Lambda would not have answered
+            return self._exited(worker, spec, request_id, lines, log, duration_ms, worker.init_ms if cold else None), False
 
         for line in worker.new_output():
             log(line)
         log(f"END RequestId: {request_id}")
-        log(self._report(request_id, spec, duration_ms, reply["max_rss_kb"], worker.init_ms if cold else None))
+        max_rss_kb = max(reply["max_rss_kb"], worker.peak_resident_kb)
+        log(self._report(request_id, spec, duration_ms, max_rss_kb, worker.init_ms if cold else None))
         if "error" in reply:
             return self._finish(spec, worker, lines, json.dumps(reply["error"]).encode(), "Unhandled"), True
         return self._finish(spec, worker, lines, reply["payload"].encode("utf-8"), None), True
 
     def _exited(self, worker, spec, request_id, lines, log, duration_ms, init_ms) -> InvocationResult:
-        """The runtime exited (crashed, was killed, or the function called ``sys.exit``) during the call."""
+        """The runtime exited (crashed, was killed for exceeding its memory, or the function called
+        ``sys.exit``) during the call."""
         message = f"RequestId: {request_id} Error: Runtime exited with error: {worker.exit_status()}"
+        if worker.out_of_memory:
+            # Lambda's memory limit is a cgroup's: usage never reads above it, so the peak shown is the limit.
+            error_type, max_rss_kb = "Runtime.OutOfMemory", spec.memory_size * 1024
+        else:
+            error_type, max_rss_kb = "Runtime.ExitError", worker.peak_resident_kb or None
         for line in worker.new_output():
             log(line)
         if not any(line.startswith("START ") for _, line in lines):
             log(f"START RequestId: {request_id} Version: {spec.version}")
         log(message)
-        log("Runtime.ExitError")
+        log(error_type)
         log(f"END RequestId: {request_id}")
-        log(self._report(request_id, spec, duration_ms, None, init_ms))
-        error = {"errorType": "Runtime.ExitError", "errorMessage": message}
+        log(self._report(request_id, spec, duration_ms, max_rss_kb, init_ms, error_type))
+        error = {"errorType": error_type, "errorMessage": message}
         return self._finish(spec, worker, lines, json.dumps(error).encode(), "Unhandled")
 
     def _timed_out(self, worker, spec, request_id, started_wall, lines, log) -> InvocationResult:
@@ -567,7 +640,7 @@ class LambdaRuntime:
         return self._finish(spec, worker, lines, json.dumps(error).encode(), "Unhandled")
 
     @staticmethod
-    def _report(request_id, spec, duration_ms, max_rss_kb, init_ms) -> str:
+    def _report(request_id, spec, duration_ms, max_rss_kb, init_ms, error_type=None) -> str:
         parts = [
             f"REPORT RequestId: {request_id}",
             f"Duration: {duration_ms:.2f} ms",
@@ -578,6 +651,8 @@ class LambdaRuntime:
             parts.append(f"Max Memory Used: {math.ceil(max_rss_kb / 1024)} MB")
         if init_ms is not None:
             parts.append(f"Init Duration: {init_ms:.2f} ms")
+        if error_type is not None:
+            parts += ["Status: error", f"Error Type: {error_type}"]
         return "\t".join(parts)
 
     def _finish(self, spec, worker, lines, payload, function_error) -> InvocationResult:

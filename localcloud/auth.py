@@ -92,7 +92,7 @@ class Gate:
         try:
             self._authenticate(environ)
         except Refused as refusal:
-            service = _service_hint(environ)
+            service = signing_service(environ)
             return error_response(environ, refusal.status, _code_for(refusal.code, environ, service), refusal.message,
                                   service)
         return None
@@ -286,8 +286,8 @@ def credential_scope(environ: dict) -> tuple[str, str]:
     return "", ""
 
 
-def _service_hint(environ: dict) -> str:
-    """The signing service of the request, if it names one (to shape an error before verification)."""
+def signing_service(environ: dict) -> str:
+    """The service the request is signed for, if it names one ("" otherwise)."""
     if environ.get("HTTP_AUTHORIZATION", "").startswith("AWS ") or "AWSAccessKeyId=" in environ.get("QUERY_STRING", ""):
         return "s3"  # Signature Version 2 is S3's alone
     return credential_scope(environ)[1]

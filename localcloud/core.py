@@ -1,7 +1,18 @@
-"""Starting and stopping a localcloud: one HTTP port in front of moto and the data planes."""
+"""Starting and stopping a localcloud: one HTTP port in front of moto and the data planes.
+
+What localcloud adds to each moto service (its patches, the Lambda runtime, the SageMaker service)
+is installed by the first request signed for that service, not at start: importing it all takes
+half a second and 40 MB that a session using two services never needs, and CloudFormation's
+template engine imports every moto service (a second, 130 MB).  A request waits for its service's
+extensions; one whose extensions failed to install is refused with the reason, which
+``/_localcloud/health`` shows too, and never reaches moto un-patched.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import logging
 import os
 import shutil
@@ -17,7 +28,6 @@ from localcloud.auth import Credentials, allowed_origins_from_environment
 from localcloud.config import RAW_HEADERS
 
 logger = logging.getLogger("localcloud")
-_install_lock = threading.Lock()
 
 
 class _RequestHandler(MotoRequestHandler):
@@ -31,81 +41,89 @@ class _RequestHandler(MotoRequestHandler):
 class _QuietRequestHandler(_RequestHandler):
     def log_request(self, *args, **kwargs) -> None:
         """Tests and notebooks need no access log; ``serve`` keeps it."""
-_installed = False
-_cloudformation_installed = False
-_cloudformation_failure: Exception | None = None
 
 
-def _cache_moto_module_list() -> None:
-    """moto lists its own package directory on every request (~180 stat calls); the list never changes."""
-    from moto import backends
+# Modules whose install() changes moto for a service; moto's state is per process, so this is too.
+_MOTO_PATCHES = {
+    "sqs": "localcloud.sqs.moto_patches",
+    "dynamodb": "localcloud.dynamodb.moto_patches",
+    "sns": "localcloud.sns.moto_patches",
+    "s3": "localcloud.s3.moto_patches",
+    "iot": "localcloud.iot.moto_patches",
+    "apigateway": "localcloud.apigateway.moto_patches",
+    "cloudformation": "localcloud.cloudformation.moto_patches",
+}
+# What each service's extensions reach into (deliveries, event sources, rule actions), installed first.
+# CloudFormation creates resources of every service, so it needs them all.
+_NEEDS = {
+    "lambda": ("logs", "sqs", "dynamodb"),
+    "sns": ("lambda", "sqs"),
+    "s3": ("lambda", "sqs", "sns"),
+    "iot": ("lambda", "s3", "sns", "sqs", "dynamodb"),
+    "iotdata": ("iot",),
+    "apigateway": ("lambda",),
+    "sagemaker": ("s3", "logs"),
+    "cloudformation": ("lambda", "sqs", "dynamodb", "sns", "s3", "iot", "apigateway", "sagemaker", "logs"),
+}
+EXTENDED_SERVICES = frozenset(_NEEDS) | frozenset(_MOTO_PATCHES) | {"logs"}
+"""Signing names of the services localcloud extends; requests for any other go to moto as they are."""
 
-    modules = tuple(motoadapter.require(backends, "list_of_moto_modules")())
-    motoadapter.replace(backends, "list_of_moto_modules", lambda: modules)
-
-
-def install_extensions(runtime, sagemaker_service) -> None:
-    """Teach moto's services what localcloud adds.  moto's state is per process, so this is too."""
-    global _installed
-    from localcloud import logs
-    from localcloud.apigateway import moto_patches as apigateway_moto_patches
-    from localcloud.awslambda import models as lambda_models
-    from localcloud.dynamodb import moto_patches as dynamodb_moto_patches
-    from localcloud.iot import moto_patches as iot_moto_patches
-    from localcloud.s3 import moto_patches as s3_moto_patches
-    from localcloud.sagemaker import service as sagemaker
-    from localcloud.sns import moto_patches as sns_moto_patches
-    from localcloud.sqs import moto_patches as sqs_moto_patches
-
-    with _install_lock:
-        lambda_models.install(runtime)
-        sagemaker.install(sagemaker_service)
-        if _installed:
-            return
-        _cache_moto_module_list()
-        logs.check_moto()
-        apigateway_moto_patches.install()
-        s3_moto_patches.install()
-        sns_moto_patches.install()
-        sqs_moto_patches.install()
-        dynamodb_moto_patches.install()
-        iot_moto_patches.install()
-        _installed = True
+_patch_lock = threading.RLock()
+_patched: set[str] = set()
+_patch_failures: dict[str, Exception] = {}
+_introspection_cached = False
 
 
-def install_cloudformation() -> None:
-    """Strict CloudFormation. moto's template engine imports every moto service (about 1 s), so
-    :meth:`LocalCloud.start` installs it on a thread right after the port answers, and the first
-    CloudFormation request waits for it; a moto that fails the adapter's checks is reported then (in
-    the log and ``/_localcloud/health``) and every CloudFormation request is refused with the reason."""
-    global _cloudformation_installed, _cloudformation_failure
-    if _cloudformation_installed:
+def _patch_moto(service: str) -> None:
+    """Install ``service``'s changes to moto once per process; a failure stays, and is raised again."""
+    if service in _patched:
         return
-    with _install_lock:
-        if _cloudformation_failure is not None:
-            raise _cloudformation_failure
-        if not _cloudformation_installed:
-            try:
-                from localcloud.cloudformation import moto_patches as cloudformation_moto_patches
-
-                cloudformation_moto_patches.install()
-            except Exception as error:
-                _cloudformation_failure = error
-                logger.error("strict CloudFormation could not be installed: %s", error)
-                raise
-            _cloudformation_installed = True
-
-
-def cloudformation_failure() -> str | None:
-    """Why strict CloudFormation is unavailable, if it is."""
-    return None if _cloudformation_failure is None else str(_cloudformation_failure)
+    with _patch_lock:
+        if service in _patch_failures:
+            raise _patch_failures[service]
+        if service in _patched:
+            return
+        try:
+            if service == "logs":
+                importlib.import_module("localcloud.logs").check_moto()
+            else:
+                importlib.import_module(_MOTO_PATCHES[service]).install()
+        except Exception as error:
+            _patch_failures[service] = error
+            logger.exception("localcloud's %s extensions could not be installed", service)
+            raise
+        _patched.add(service)
 
 
-def _install_cloudformation_quietly() -> None:
-    try:
-        install_cloudformation()
-    except Exception:  # recorded; reported by health and by every CloudFormation request
-        pass
+def _cache_moto_introspection() -> None:
+    """moto lists its own package directory (~180 stat calls) and inspects the answering class's members
+    (0.2 ms) on every request; neither changes between the installs of localcloud's extensions."""
+    from moto import backends
+    from moto.core import responses
+
+    global _introspection_cached
+    with _patch_lock:
+        if _introspection_cached:
+            return
+        modules = tuple(motoadapter.require(backends, "list_of_moto_modules")())
+        motoadapter.replace(backends, "list_of_moto_modules", lambda: modules)
+        motoadapter.replace(responses, "method_names_from_class", _method_names, ("clazz",))
+        _introspection_cached = True
+
+
+@functools.cache
+def _method_names(clazz: type) -> frozenset[str]:
+    """The functions of a moto response class (the actions it answers), as moto computes them; cleared
+    whenever an extension installs, as one may add actions."""
+    return frozenset(name for name, _ in inspect.getmembers(clazz, inspect.isfunction))
+
+
+class ExtensionUnavailable(Exception):
+    """A service's extensions failed to install: its requests are refused with this reason."""
+
+    def __init__(self, service: str, reason: str):
+        super().__init__(f"localcloud's {service} is unavailable: {reason}")
+        self.service, self.reason = service, reason
 
 
 class LocalCloud:
@@ -130,6 +148,9 @@ class LocalCloud:
         self._server = None
         self._thread: threading.Thread | None = None
         self._work_dir_lock = None
+        self._prepare_lock = threading.RLock()
+        self._prepared: set[str] = set()
+        self._failures: dict[str, str] = {}
         self.runtime = None
         self.sagemaker = None
 
@@ -149,28 +170,66 @@ class LocalCloud:
         return self.work_dir / "sagemaker-sdk-config.yaml"
 
     def start(self) -> LocalCloud:
-        from localcloud.awslambda.runtime import LambdaRuntime
-        from localcloud.logs import put_log_lines
-        from localcloud.sagemaker.service import SageMakerService
         from localcloud.server import LocalCloudApp
 
         # AWS managed policies (AWSLambdaBasicExecutionRole, ...) exist in every real account.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         # Ends what an earlier localcloud of this folder left running, and clears its files.
         self._work_dir_lock = lifetimes.claim_work_dir(self.work_dir)
+        _cache_moto_introspection()
         self._server = make_server(
-            self.host, self.port, LocalCloudApp(self.credentials, self.allowed_origins, self.moto_api), threaded=True,
-            request_handler=_RequestHandler if self.access_log else _QuietRequestHandler,
+            self.host, self.port, LocalCloudApp(self, self.credentials, self.allowed_origins, self.moto_api),
+            threaded=True, request_handler=_RequestHandler if self.access_log else _QuietRequestHandler,
         )
         self.port = self._server.server_address[1]
         config.write_sagemaker_sdk_config(self.work_dir)
-        self.runtime = LambdaRuntime(self.work_dir / "lambda", self.env, put_log_lines)
-        self.sagemaker = SageMakerService(self.work_dir / "sagemaker", put_log_lines)
-        install_extensions(self.runtime, self.sagemaker)
         self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud", daemon=True)
         self._thread.start()
-        threading.Thread(target=_install_cloudformation_quietly, name="install-cloudformation", daemon=True).start()
         return self
+
+    def prepare(self, service: str) -> None:
+        """Install what localcloud adds to ``service`` (signing name), and what that reaches into, before
+        the service's first request is answered; raises :class:`ExtensionUnavailable` if it cannot be."""
+        if service in self._prepared or service not in EXTENDED_SERVICES:
+            return
+        with self._prepare_lock:
+            if service in self._prepared:
+                return
+            if service in self._failures:
+                raise ExtensionUnavailable(service, self._failures[service])
+            try:
+                for needed in _NEEDS.get(service, ()):
+                    self.prepare(needed)
+                self._install(service)
+                _method_names.cache_clear()
+            except ExtensionUnavailable as error:
+                self._failures[service] = error.reason
+                raise ExtensionUnavailable(service, error.reason) from error
+            except Exception as error:
+                self._failures[service] = str(error)
+                raise ExtensionUnavailable(service, str(error)) from error
+            self._prepared.add(service)
+
+    def _install(self, service: str) -> None:
+        if service in _MOTO_PATCHES or service == "logs":
+            _patch_moto(service)
+        if service == "lambda":
+            from localcloud.awslambda import models as lambda_models
+            from localcloud.awslambda.runtime import LambdaRuntime
+            from localcloud.logs import put_log_lines
+
+            self.runtime = LambdaRuntime(self.work_dir / "lambda", self.env, put_log_lines)
+            lambda_models.install(self.runtime)
+        elif service == "sagemaker":
+            from localcloud.logs import put_log_lines
+            from localcloud.sagemaker import service as sagemaker
+
+            self.sagemaker = sagemaker.SageMakerService(self.work_dir / "sagemaker", put_log_lines)
+            sagemaker.install(self.sagemaker)
+
+    def unavailable(self) -> dict[str, str]:
+        """Services whose extensions failed to install, by signing name, with the reason."""
+        return dict(self._failures)
 
     def serve_forever(self) -> None:
         """Block until interrupted (``python -m localcloud serve``)."""

@@ -1,7 +1,8 @@
 """The one WSGI application behind localcloud's port.
 
 Requests for API Gateway stages (the execute-api URL forms) and localcloud's own endpoints are
-answered here; everything else is an AWS API call and goes to moto.
+answered here; everything else is an AWS API call and goes to moto.  A service's own handlers are
+imported by its first request (see :mod:`localcloud.core`), so that start-up pays for none of them.
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ from werkzeug.wrappers import Request, Response
 
 import localcloud
 from localcloud import lifetimes, motoadapter
-from localcloud.apigateway import execute
-from localcloud.auth import Credentials, Gate, cors_headers, credential_scope
-from localcloud.awslambda import responses as awslambda
-from localcloud.core import cloudformation_failure, install_cloudformation
+from localcloud.auth import Credentials, Gate, cors_headers, credential_scope, signing_service
+from localcloud.core import ExtensionUnavailable, LocalCloud
 from localcloud.errors import error_response
-from localcloud.iot import responses as iot
 from localcloud.protocols import check_json_request
-from localcloud.sagemaker import responses as sagemaker
 
 logger = logging.getLogger("localcloud")
 
@@ -45,6 +42,7 @@ SERVICES = {
     "iot": "running (things via moto; topic rules evaluated by localcloud's IoT SQL engine)",
     "iot-data": "running (device shadows, Publish to the rules engine)",
 }
+_SIGNING_NAMES = {"sagemaker-runtime": "sagemaker", "iot-data": "iotdata"}  # health's names that sign otherwise
 
 _EXECUTE_API_HOST = re.compile(r"^(?P<api>[a-z0-9]+)\.execute-api\.localhost(:\d+)?$", re.I)
 _EXECUTE_API_PATHS = [
@@ -69,13 +67,14 @@ def execute_api_target(host: str, path: str) -> tuple[str, str, str] | None:
 class LocalCloudApp:
     """Routes each request, and is the one place where every failure becomes an AWS-shaped answer."""
 
-    def __init__(self, credentials: Credentials, allowed_origins: frozenset[str] = frozenset(),
+    def __init__(self, cloud: LocalCloud, credentials: Credentials, allowed_origins: frozenset[str] = frozenset(),
                  moto_api: bool = False) -> None:
         # moto answers every origin with CORS headers; only the pages the gate allows may read answers.
         motoadapter.replace(werkzeug_app, "DISABLE_GLOBAL_CORS", True)
         self.moto_app = werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app)
         self.gate = Gate(credentials, allowed_origins)
         self.moto_api = moto_api
+        self.cloud = cloud  # installs each service's extensions on its first request
 
     def __call__(self, environ, start_response):
         try:
@@ -96,34 +95,60 @@ class LocalCloudApp:
             return self.health()
         target = execute_api_target(environ.get("HTTP_HOST", ""), path)
         if target is not None:  # a deployed API is public, as on AWS; its CORS is the API's own
+            refusal = self._prepare(environ, "apigateway")
+            if refusal is not None:
+                return refusal
+            from localcloud.apigateway import execute
+
             return execute.handle(Request(environ), *target)
         refusal = self.gate.check(environ)
         if refusal is not None:
             return refusal
-        if credential_scope(environ)[1] == "cloudformation":
-            install_cloudformation()
+        service = signing_service(environ)
+        refusal = self._prepare(environ, service)
+        if refusal is not None:
+            return refusal
         if path.startswith("/moto-api") and not self.moto_api:
             return error_response(environ, 404, "NotFound", "moto's internal API is closed. Start localcloud with "
                                   "--moto-api to open it (it reads and resets all state, unauthenticated).")
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("SageMaker."):
-            request = Request(environ)
-            operation = sagemaker.control_plane_operation(request)
-            if operation is not None:
-                return sagemaker.handle_control_plane(request, operation)
+        post = environ.get("REQUEST_METHOD") == "POST"
+        if service == "sagemaker":
+            from localcloud.sagemaker import responses as sagemaker
+
+            if environ.get("HTTP_X_AMZ_TARGET", "").startswith("SageMaker."):
+                request = Request(environ)
+                operation = sagemaker.control_plane_operation(request)
+                if operation is not None:
+                    return sagemaker.handle_control_plane(request, operation)
+            invoke = sagemaker.INVOKE_PATH.match(path)
+            if invoke and post:
+                return sagemaker.invoke_endpoint(Request(environ), invoke["name"])
         if "HTTP_X_AMZ_TARGET" in environ:
             refusal = check_json_request(environ)
             if refusal is not None:
                 return refusal
-        post = environ.get("REQUEST_METHOD") == "POST"
-        invoke = sagemaker.INVOKE_PATH.match(path)
-        if invoke and post:
-            return sagemaker.invoke_endpoint(Request(environ), invoke["name"])
-        invoke = awslambda.INVOKE_PATH.match(path)
-        if invoke and post:
-            return awslambda.invoke(Request(environ), invoke["name"])
-        iot_handler = iot.route(environ)
-        if iot_handler is not None:
-            return iot_handler()
+        if service == "lambda" and post:
+            from localcloud.awslambda import responses as awslambda
+
+            invoke = awslambda.INVOKE_PATH.match(path)
+            if invoke:
+                return awslambda.invoke(Request(environ), invoke["name"])
+        if service in ("iot", "iotdata"):
+            from localcloud.iot import responses as iot
+
+            iot_handler = iot.route(environ)
+            if iot_handler is not None:
+                return iot_handler()
+        return None
+
+    def _prepare(self, environ, service: str) -> Response | None:
+        """The refusal of a request for a service whose extensions could not be installed (it must never
+        reach moto un-patched), or None once they are in place."""
+        try:
+            self.cloud.prepare(service)
+        except ExtensionUnavailable as unavailable:
+            return error_response(environ, 500, "InternalFailure", f"{unavailable} (localcloud's log has the "
+                                  "details).", service, sender_fault=False)
         return None
 
     def _moto(self, environ, start_response):
@@ -168,8 +193,7 @@ class LocalCloudApp:
         start_response(status, headers + extra)
         return body
 
-    @staticmethod
-    def health() -> Response:
+    def health(self) -> Response:
         body = {
             "status": "running",
             "instance": lifetimes.INSTANCE,  # what `python -m localcloud stop` checks before signalling
@@ -177,7 +201,9 @@ class LocalCloudApp:
             "moto": moto.__version__,
             "services": SERVICES,
         }
-        failure = cloudformation_failure()
-        if failure:
-            body["services"] = dict(SERVICES, cloudformation=f"unavailable: {failure}")
+        unavailable = self.cloud.unavailable()
+        if unavailable:
+            body["services"] = {name: f"unavailable: {unavailable[_SIGNING_NAMES.get(name, name)]}"
+                                if _SIGNING_NAMES.get(name, name) in unavailable else state
+                                for name, state in SERVICES.items()}
         return Response(json.dumps(body), mimetype="application/json")

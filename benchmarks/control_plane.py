@@ -3,7 +3,8 @@
     python -m benchmarks.control_plane [--repeat 200] [--stacks 20] [--starts 3]
 
 Both servers run in their own process on a free loopback port and are driven by the same boto3
-code.  Prints, for each: start to healthy, idle memory (RSS of the server and its children), S3
+code; their starts alternate, and the timed calls alternate between them in rounds, so that the
+machine's other load weighs on both alike.  Prints, for each: start to healthy, idle memory (RSS of the server and its children), S3
 PutObject of 1 KiB, Lambda GetFunctionConfiguration, and a 5-resource stack (role, inline Lambda,
 queue, topic, subscription) from CreateStack until DescribeStacks says CREATE_COMPLETE; then
 localcloud's figure as a ratio of moto's.  Targets (issue 15): healthy <= 0.5 s, RSS <= 80 MB,
@@ -59,7 +60,7 @@ STACK = {
     },
 }
 
-Launch = Callable[[], contextlib.AbstractContextManager]
+ROUND = 20  # timed calls on one server before the other's turn
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -127,21 +128,12 @@ def moto() -> Iterator[tuple[Running, subprocess.Popen, float]]:
         process.wait(timeout=30)
 
 
-def start_up(launch: Launch, starts: int) -> list[float]:
-    samples = []
-    for _ in range(starts):
-        with launch() as (_, _, elapsed):
-            samples.append(elapsed * 1000)
-    return samples
-
-
-def stack_samples(cloud: Running, count: int) -> list[float]:
+def stack_samples(cloud: Running, count: int, first: int = 0) -> list[float]:
     cloudformation = cloud.client("cloudformation")
     body = json.dumps(STACK)
-    names = (f"bench-{index}" for index in itertools.count())
     samples = []
-    for _ in range(count):
-        name = next(names)
+    for index in range(first, first + count):
+        name = f"bench-{index}"
         started = time.perf_counter()
         cloudformation.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
         while True:
@@ -155,27 +147,52 @@ def stack_samples(cloud: Running, count: int) -> list[float]:
     return samples
 
 
-def measure(launch: Launch, args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    figures = {"start to healthy (ms)": summary(start_up(launch, args.starts))}
-    with launch() as (cloud, process, _):
+def samplers(cloud: Running) -> dict[str, Callable[[int], list[float]]]:
+    """For each operation, a function of ``count`` that times that many calls (on resources created here)."""
+    s3 = cloud.client("s3")
+    s3.create_bucket(Bucket="bench")
+    body = os.urandom(1024)
+    role = cloud.client("iam").create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = cloud.client("lambda")
+    lam.create_function(FunctionName="bench", Runtime="python3.12", Role=role, Handler="index.handler",
+                        Code={"ZipFile": _zip("def handler(event, context):\n    return event\n")})
+    stacks = itertools.count()
+    return {
+        "S3 PutObject 1 KiB (ms)": lambda count: timed(lambda: s3.put_object(Bucket="bench", Key="object", Body=body),
+                                                      count),
+        "GetFunctionConfiguration (ms)": lambda count: timed(
+            lambda: lam.get_function_configuration(FunctionName="bench"), count),
+        "5-resource stack (ms)": lambda count: stack_samples(cloud, count, next(stacks) * 1000),
+    }
+
+
+def measure(args: argparse.Namespace) -> dict[str, dict[str, dict[str, float]]]:
+    """Figures per server.  Starts alternate, and both servers run at once with the timed calls
+    alternating in small rounds, so that the machine's other load weighs on both alike."""
+    launchers = {"moto": moto, "localcloud": localcloud}
+    starts: dict[str, list[float]] = {name: [] for name in launchers}
+    for _ in range(args.starts):
+        for name, launch in launchers.items():
+            with launch() as (_, _, elapsed):
+                starts[name].append(elapsed * 1000)
+    figures = {name: {"start to healthy (ms)": summary(samples)} for name, samples in starts.items()}
+    with contextlib.ExitStack() as running:
+        servers = {name: running.enter_context(launch()) for name, launch in launchers.items()}
         time.sleep(1)
-        memory = rss_mb(process.pid)
-        figures["idle RSS (MB)"] = {"p50": memory, "p99": memory, "mean": memory}
-
-        s3 = cloud.client("s3")
-        s3.create_bucket(Bucket="bench")
-        body = os.urandom(1024)
-        figures["S3 PutObject 1 KiB (ms)"] = summary(
-            timed(lambda: s3.put_object(Bucket="bench", Key="object", Body=body), args.repeat))
-
-        role = cloud.client("iam").create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        lam = cloud.client("lambda")
-        lam.create_function(FunctionName="bench", Runtime="python3.12", Role=role, Handler="index.handler",
-                            Code={"ZipFile": _zip("def handler(event, context):\n    return event\n")})
-        figures["GetFunctionConfiguration (ms)"] = summary(
-            timed(lambda: lam.get_function_configuration(FunctionName="bench"), args.repeat))
-
-        figures["5-resource stack (ms)"] = summary(stack_samples(cloud, args.stacks))
+        for name, (_, process, _) in servers.items():
+            memory = rss_mb(process.pid)
+            figures[name]["idle RSS (MB)"] = {"p50": memory, "p99": memory, "mean": memory}
+        sample = {name: samplers(cloud) for name, (cloud, _, _) in servers.items()}
+        counts = {"S3 PutObject 1 KiB (ms)": args.repeat, "GetFunctionConfiguration (ms)": args.repeat,
+                  "5-resource stack (ms)": args.stacks}
+        for operation, count in counts.items():
+            samples: dict[str, list[float]] = {name: [] for name in servers}
+            rounds = count // ROUND if count > ROUND else count
+            for index in range(rounds):
+                for name in servers:
+                    samples[name] += sample[name][operation](count // rounds + (index < count % rounds))
+            for name in servers:
+                figures[name][operation] = summary(samples[name])
     return figures
 
 
@@ -193,8 +210,8 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=3)
     args = parser.parse_args()
 
-    baseline = measure(moto, args)
-    ours = measure(localcloud, args)
+    figures = measure(args)
+    baseline, ours = figures["moto"], figures["localcloud"]
     rows = []
     for name, theirs in baseline.items():
         mine = ours[name]

@@ -229,6 +229,8 @@ def create_resource(logical_id: str, resource_json: dict, resources_map, account
         resource = _moto_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
         hook = SUPPORTED[resource_type].after_create
         if hook is not None:
+            # Known to the stack before its hook runs, so that a rollback deletes it if the hook fails.
+            resources_map._parsed_resources[logical_id] = resource
             properties = parsing.clean_json(resource_json.get("Properties", {}), resources_map)
             hook(resource, properties, account_id, region_name)
     except ResourceFailed:

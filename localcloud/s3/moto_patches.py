@@ -1,7 +1,8 @@
 """Where localcloud changes moto's S3, and what it reads of it (each through :mod:`localcloud.motoadapter`).
 
-* Event notifications: moto's records gain the fields S3 sends, and Lambda destinations are invoked
-  asynchronously (:mod:`.notifications`).
+* Event notifications: each destination is validated against its policy when the configuration is set,
+  moto's records gain the fields S3 sends, and Lambda destinations are invoked asynchronously
+  (:mod:`.notifications`).
 * Bucket policies are evaluated with IAM's condition operators (:mod:`.policy`) and refused when
   they name a user or role that does not exist (:mod:`localcloud.iam.principals`).
 * New buckets have ACLs disabled (``BucketOwnerEnforced``) unless they ask for them (:mod:`.ownership`);
@@ -47,6 +48,33 @@ def install() -> None:
         return moto_put_policy(self, bucket_name, policy_document)
 
     motoadapter.replace(S3Backend, "put_bucket_policy", put_bucket_policy)
+    _install_destination_validation()
+
+
+def _install_destination_validation() -> None:
+    moto_put_notification = motoadapter.require(S3Backend, "put_bucket_notification_configuration",
+                                                ("self", "bucket_name", "notification_config"))
+
+    def put_bucket_notification_configuration(self, bucket_name, notification_config):
+        self.get_bucket(bucket_name)  # NoSuchBucket before anything about the destinations
+        notifications.check_destinations(bucket_name, self.account_id, notification_config)
+        return moto_put_notification(self, bucket_name, notification_config)
+
+    motoadapter.replace(S3Backend, "put_bucket_notification_configuration", put_bucket_notification_configuration)
+    motoadapter.require_instance_attribute(S3Backend, "account_id")
+    bucket_put = motoadapter.require(S3Response, "_bucket_response_put", ("self", "request", "bucket_name", "querystring"))
+
+    def bucket_response_put(self, request, bucket_name, querystring):
+        if "notification" not in querystring:
+            return bucket_put(self, request, bucket_name, querystring)
+        skip = request.headers.get("x-amz-skip-destination-validation", "").lower() == "true"
+        try:
+            with notifications.serving(skip_destination_validation=skip):
+                return bucket_put(self, request, bucket_name, querystring)
+        except notifications.DestinationsNotValidated as refused:
+            return refused.response()
+
+    motoadapter.replace(S3Response, "_bucket_response_put", bucket_response_put)
 
 
 def _install_ownership() -> None:

@@ -1,4 +1,14 @@
-"""S3 event notifications: complete AWS-shaped records, delivered to Lambda asynchronously.
+"""S3 event notifications: destinations validated, complete AWS-shaped records, Lambda invoked asynchronously.
+
+S3 refuses a notification configuration whose destinations it cannot deliver to: a queue or topic that
+does not exist or whose policy does not allow ``s3.amazonaws.com`` to send or publish for the bucket, a
+function whose resource policy does not let S3 invoke it.  It answers 400 ``InvalidArgument`` "Unable to
+validate the following destination configurations", naming each refused destination in
+``ArgumentName1``, ``ArgumentValue1``, ... , unless the request asks to skip the validation
+(``x-amz-skip-destination-validation``;
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketNotificationConfiguration.html,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html).
+CloudFormation's ``NotificationConfiguration`` is validated alike: the stack fails.
 
 moto matches the bucket's notification configuration and sends the records to SQS and SNS
 itself; here its records gain the fields the real service sends, and its Lambda delivery (which
@@ -8,16 +18,108 @@ would block the upload and start Docker) becomes an asynchronous invocation, as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
+from xml.sax.saxutils import escape
+
+from moto.awslambda.exceptions import UnknownFunctionException
+from moto.s3.exceptions import S3ClientError
 
 from localcloud.awslambda import models as lambda_models
+from localcloud.awslambda import permissions as lambda_permissions
 from localcloud.config import ACCOUNT_ID
+from localcloud.sns import permissions as sns_permissions
+from localcloud.sqs import permissions as sqs_permissions
 
 logger = logging.getLogger("localcloud.s3")
+
+S3_PRINCIPAL = "s3.amazonaws.com"
+UNVALIDATED = "Unable to validate the following destination configurations"
+
+_request = threading.local()  # whether the PutBucketNotificationConfiguration being served skips validation
+
+
+class DestinationsNotValidated(S3ClientError):
+    """S3's refusal of destinations it may not deliver to, one (ARN, why) a destination."""
+
+    code = "InvalidArgument"
+
+    def __init__(self, refusals: list[tuple[str, str]]):
+        # The API's answer carries the destinations in its own elements; a stack's failure reason has only this.
+        super().__init__(f"{UNVALIDATED} ({'; '.join(f'{name}: {why}' for name, why in refusals)})")
+        self.refusals = refusals
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        """S3's answer, which numbers its arguments (moto's error model has room for one)."""
+        arguments = "".join(f"<ArgumentName{n}>{escape(name)}</ArgumentName{n}><ArgumentValue{n}>{escape(value)}"
+                            f"</ArgumentValue{n}>" for n, (name, value) in enumerate(self.refusals, start=1))
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{self.code}</Code><Message>{UNVALIDATED}'
+                f"</Message>{arguments}<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId>"
+                f"<HostId>{uuid.uuid4().hex}</HostId></Error>").encode()
+        return 400, {"Content-Type": "application/xml"}, body
+
+
+@contextlib.contextmanager
+def serving(skip_destination_validation: bool) -> Iterator[None]:
+    """While a PutBucketNotificationConfiguration request runs: whether it asked to skip the validation."""
+    _request.skip = skip_destination_validation
+    try:
+        yield
+    finally:
+        _request.skip = False
+
+
+def _queue_refusal(arn: str, bucket_arn: str, account_id: str) -> str | None:
+    queue = sqs_permissions.find_queue(arn)
+    if queue is None:
+        return "The destination queue does not exist"
+    if sqs_permissions.send_refusal(queue, S3_PRINCIPAL, bucket_arn, account_id) is not None:
+        return "Permissions on the destination queue do not allow S3 to publish notifications from this bucket"
+    return None
+
+
+def _topic_refusal(arn: str, bucket_arn: str, account_id: str) -> str | None:
+    topic = sns_permissions.find_topic(arn)
+    if topic is None:
+        return "The destination topic does not exist"
+    if sns_permissions.publish_refusal(topic, S3_PRINCIPAL, bucket_arn, account_id) is not None:
+        return "Permissions on the destination topic do not allow S3 to publish notifications from this bucket"
+    return None
+
+
+def _function_refusal(arn: str, bucket_arn: str, account_id: str) -> str | None:
+    try:
+        function = lambda_models.find_function(arn, arn.split(":")[3], account_id)
+    except UnknownFunctionException:  # S3 answers a missing function as one it may not invoke
+        function = None
+    if function is None or not lambda_permissions.invoke_allowed(function, S3_PRINCIPAL, bucket_arn, account_id):
+        return f"Not authorized to invoke function [{arn}]"
+    return None
+
+
+def check_destinations(bucket_name: str, account_id: str, config: dict[str, Any]) -> None:
+    """Refuse ``config`` (as moto stores it) when S3 may not deliver to one of its destinations."""
+    if getattr(_request, "skip", False):
+        return
+    bucket_arn = f"arn:aws:s3:::{bucket_name}"
+    judged = [(entry["Topic"], _topic_refusal(entry["Topic"], bucket_arn, account_id))
+              for entry in config.get("TopicConfiguration", [])]
+    judged += [(entry["Queue"], _queue_refusal(entry["Queue"], bucket_arn, account_id))
+               for entry in config.get("QueueConfiguration", [])]
+    judged += [(f"{entry['CloudFunction']}, null", _function_refusal(entry["CloudFunction"], bucket_arn, account_id))
+               for entry in config.get("CloudFunctionConfiguration", [])]
+    refusals = list(dict.fromkeys((name, why) for name, why in judged if why))  # each destination once
+    if refusals:
+        refused = DestinationsNotValidated(refusals)
+        logger.warning("S3 refused the notification configuration of bucket %s: %s", bucket_name, refused.message)
+        raise refused
+
 
 def complete_event(event: dict, key: Any) -> dict:
     """moto's event notification message made the one S3 sends (event structure version 2.1)."""

@@ -1,8 +1,13 @@
-"""SNS delivery to Lambda subscriptions.
+"""SNS delivery to Lambda subscriptions, and the queue policy that SQS deliveries need.
 
 moto delivers to SQS and HTTP itself; for Lambda it would send a canned event through Docker.
 Here the subscriber gets the event SNS sends (its subscription ARN, the topic, the message id,
 subject and attributes, a signature) as an asynchronous invocation.
+
+SNS delivers to an SQS queue only when the queue's policy allows ``sqs:SendMessage`` to
+``sns.amazonaws.com`` for the topic (:mod:`localcloud.sqs.permissions`).  A delivery it does not allow is
+dropped, as AWS drops it (counting it in the topic's ``NumberOfNotificationsFailed`` metric, which
+localcloud does not keep); localcloud says so in its log.
 """
 
 from __future__ import annotations
@@ -14,8 +19,32 @@ from typing import Any
 from moto.sns.models import Subscription
 
 from localcloud.awslambda import models as lambda_models
+from localcloud.sqs import permissions as sqs_permissions
 
 logger = logging.getLogger("localcloud.sns")
+
+SNS_PRINCIPAL = "sns.amazonaws.com"
+
+
+def refused_by_queue(subscription: Subscription, message: str, message_attributes: dict | None) -> bool:
+    """Whether the queue of an SQS subscription refuses this message (logged); a message the subscription's
+    filter policy leaves out is no delivery at all."""
+    matcher = subscription._filter_policy_matcher
+    if matcher is not None and not matcher.matches(message_attributes, message):
+        return False
+    queue = sqs_permissions.find_queue(subscription.endpoint)
+    if queue is None:  # moto reports a queue that does not exist
+        return False
+    topic_arn = subscription.topic.arn
+    reason = sqs_permissions.send_refusal(queue, SNS_PRINCIPAL, topic_arn, topic_arn.split(":")[4])
+    if reason is None:
+        return False
+    logger.warning(
+        "SNS dropped a message of topic %s for queue %s: the queue policy does not allow sqs:SendMessage to "
+        "%s with aws:SourceArn %s: %s. AWS drops it too (the topic's NumberOfNotificationsFailed metric counts "
+        "it); allow it in the queue's policy (AWS::SQS::QueuePolicy).",
+        topic_arn, queue.queue_arn, SNS_PRINCIPAL, topic_arn, reason)
+    return True
 
 def lambda_event(subscription: Subscription, message: str, message_id: str, subject: str | None, message_attributes: dict | None) -> dict:
     notification = subscription.get_post_data(message, message_id, subject, message_attributes=message_attributes)

@@ -1,5 +1,6 @@
 """Where localcloud changes moto's SNS (through :mod:`localcloud.motoadapter`): Lambda subscriptions get
-SNS's own event, asynchronously (:mod:`.delivery`); the other protocols stay moto's.  Email and HTTP
+SNS's own event, asynchronously (:mod:`.delivery`); SQS subscriptions get a message only where the queue's
+policy allows the topic (:mod:`.delivery`); the other protocols stay moto's.  Email and HTTP
 subscriptions wait for confirmation and get nothing before (:mod:`.confirmation`); FIFO topics report
 their ``FifoThroughputScope``; a topic policy naming a user or role that does not exist is refused
 (:mod:`localcloud.iam.principals`)."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from moto.core.responses import ActionResult
 from moto.sns.exceptions import SNSInvalidParameter
-from moto.sns.models import SNSBackend, Subscription
+from moto.sns.models import SNSBackend, Subscription, Topic
 from moto.sns.responses import SNSResponse
 
 from localcloud import motoadapter
@@ -28,6 +29,8 @@ def install() -> None:
         if self.protocol == "lambda":
             return delivery.deliver_to_lambda(self, message, message_id, subject, message_attributes,
                                               message_structure)
+        if self.protocol == "sqs" and delivery.refused_by_queue(self, message, message_attributes):
+            return None
         return moto_publish(self, message, message_id, subject, message_attributes, group_id, deduplication_id,
                             message_structure)
 
@@ -35,6 +38,9 @@ def install() -> None:
     motoadapter.require(Subscription, "get_post_data", ("self", "message", "message_id", "subject"))
     motoadapter.require(Subscription, "_parse_message_structure", ("self", "message", "protocol"))
     motoadapter.require_instance_attribute(Subscription, "_filter_policy_matcher")
+    motoadapter.require_instance_attribute(Subscription, "topic")
+    motoadapter.require_instance_attribute(Topic, "policy")  # read by :mod:`.permissions`
+    motoadapter.require_instance_attribute(SNSBackend, "topics")
     _install_confirmation()
     _install_fifo_throughput_scope()
     _install_policy_check()

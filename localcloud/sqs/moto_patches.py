@@ -10,7 +10,8 @@ computed: they are never part of what ``SendMessage`` or ``ReceiveMessage`` answ
 
 ``CreateQueue`` refuses a standard queue whose name ends in ``.fifo`` (moto creates it) and words
 the refusal of a FIFO queue without the suffix as SQS does.  A queue policy naming a user or role
-that does not exist is refused, as SQS does (:mod:`localcloud.iam.principals`).
+that does not exist is refused, as SQS does (:mod:`localcloud.iam.principals`).  SNS and S3 send to a
+queue only as its policy allows (:mod:`.permissions`).
 """
 
 from __future__ import annotations
@@ -100,4 +101,7 @@ def install() -> None:
             SQSBackend, "create_queue", ("self", "name", "tags"))))
         motoadapter.replace(SQSBackend, "set_queue_attributes", _checking_policy(motoadapter.require(
             SQSBackend, "set_queue_attributes", ("self", "queue_name", "attributes"))))
+        for attribute in ("policy", "queue_arn"):  # read by :mod:`.permissions`
+            motoadapter.require_instance_attribute(Queue, attribute)
+        motoadapter.require_instance_attribute(SQSBackend, "queues")
         _installed = True

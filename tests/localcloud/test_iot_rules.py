@@ -30,6 +30,16 @@ def handler(event, context):
 """
 
 
+def subscribe_queue(aws, topic_arn: str, queue_url: str, queue_arn: str) -> None:
+    """Subscribe the queue with raw delivery, after the queue policy SNS needs to deliver to it
+    (https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html)."""
+    aws("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]})})
+    aws("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+
 @pytest.fixture
 def queue(aws, unique):
     """``queue("name")`` -> (url, arn) of a new queue; ``messages(url)`` drains what arrives."""
@@ -140,8 +150,7 @@ def test_every_action_kind_reaches_its_target(aws, make_function, queue, unique)
     via_sns_url, via_sns_arn = queue("via-sns")
     republished_url, _ = queue("republished")
     topic_arn = aws("sns").create_topic(Name=f"iot-{unique}")["TopicArn"]
-    aws("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=via_sns_arn,
-                         Attributes={"RawMessageDelivery": "true"})
+    subscribe_queue(aws, topic_arn, via_sns_url, via_sns_arn)
     for table, keys in ((f"v2-{unique}", [("deviceId", "HASH")]), (f"v1-{unique}", [("device", "HASH"), ("ts", "RANGE")])):
         dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                               KeySchema=[{"AttributeName": n, "KeyType": t} for n, t in keys],
@@ -211,7 +220,7 @@ def _object(s3, bucket: str, key: str) -> bytes | None:
 def test_sns_json_message_format_sends_per_protocol_messages(aws, queue, unique):
     url, arn = queue("sns-json")
     topic_arn = aws("sns").create_topic(Name=f"iot-json-{unique}")["TopicArn"]
-    aws("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    subscribe_queue(aws, topic_arn, url, arn)
     aws("iot").create_topic_rule(ruleName=f"sns_json_{unique}", topicRulePayload={
         "sql": f"SELECT VALUE {{'default': 'fallback', 'sqs': concat('temp=', temperature)}} FROM 'json/{unique}'",
         "awsIotSqlVersion": "2016-03-23",

@@ -5,14 +5,31 @@ from __future__ import annotations
 import json
 
 
+def allow(service: str, action: str, resource: str, source_arn: str) -> str:
+    """The resource policy AWS documents for a service delivering to a queue or topic."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": action, "Resource": resource,
+        "Condition": {"ArnLike": {"aws:SourceArn": source_arn}}}]})
+
+
 def test_notifications_reach_sqs_and_sns_with_filters_and_aws_shaped_records(aws, unique):
+    """S3 sends event records to a queue and a topic whose policies allow it, for the keys the filters
+    select (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html)."""
     s3, sqs, sns = aws("s3"), aws("sqs"), aws("sns")
     bucket = f"notify-{unique}"
+    bucket_arn = f"arn:aws:s3:::{bucket}"
     s3.create_bucket(Bucket=bucket)
     direct = sqs.create_queue(QueueName=f"direct-{unique}")["QueueUrl"]
     via_topic = sqs.create_queue(QueueName=f"via-topic-{unique}")["QueueUrl"]
     arn = lambda url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]  # noqa: E731
     topic = sns.create_topic(Name=f"uploads-{unique}")["TopicArn"]
+    sqs.set_queue_attributes(QueueUrl=direct, Attributes={
+        "Policy": allow("s3.amazonaws.com", "sqs:SendMessage", arn(direct), bucket_arn)})
+    sqs.set_queue_attributes(QueueUrl=via_topic, Attributes={
+        "Policy": allow("sns.amazonaws.com", "sqs:SendMessage", arn(via_topic), topic)})
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy",
+                             AttributeValue=allow("s3.amazonaws.com", "sns:Publish", topic, bucket_arn))
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn(via_topic), Attributes={"RawMessageDelivery": "true"})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "QueueConfigurations": [{"QueueArn": arn(direct), "Events": ["s3:ObjectCreated:*"],

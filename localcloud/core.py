@@ -61,7 +61,7 @@ _NEEDS = {
     "s3": ("lambda", "sqs", "sns"),
     "iot": ("lambda", "s3", "sns", "sqs", "dynamodb"),
     "iotdata": ("iot",),
-    "apigateway": ("lambda",),
+    "apigateway": ("lambda", "sqs", "dynamodb", "sns", "s3"),  # AWS integrations call these in-process
     "sagemaker": ("s3", "logs"),
     "cloudformation": ("lambda", "sqs", "dynamodb", "sns", "s3", "iot", "apigateway", "sagemaker", "logs"),
 }

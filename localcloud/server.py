@@ -28,7 +28,7 @@ logger = logging.getLogger("localcloud")
 HEALTH_PATH = "/_localcloud/health"
 SERVICES = {
     "lambda": "running (Python runtimes)",
-    "apigateway": "running (REST APIs, Lambda integrations)",
+    "apigateway": "running (REST APIs: Lambda, MOCK and DynamoDB/SQS/SNS/S3 integrations, VTL templates)",
     "s3": "running (event notifications to Lambda, SQS, SNS)",
     "sns": "running (Lambda and SQS subscriptions)",
     "sqs": "running",

@@ -1,13 +1,17 @@
-"""CloudFormation for REST APIs: the Stage resource moto lacks, and the Method details it drops."""
+"""CloudFormation for REST APIs: the Stage resource moto lacks, and the Method details moto drops (the
+integration's templates, role and parameters, integration and method responses)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.apigateway.models import Deployment, apigateway_backends
+from moto.apigateway.models import Deployment, Method, apigateway_backends
 from moto.core.common_models import CloudFormationModel
 
-SUPPORTED_INTEGRATION_TYPES = ("AWS_PROXY", "AWS")
+from localcloud.apigateway import integrations
+
+INTEGRATION_PROPERTIES = {"Type", "Uri", "IntegrationHttpMethod", "IntegrationResponses", "PassthroughBehavior",
+                          "TimeoutInMillis", "Credentials", "RequestTemplates", "RequestParameters"}
 
 
 class ApiGatewayStage(CloudFormationModel):
@@ -77,25 +81,43 @@ def method_settings(settings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
 
 
 def check_method(properties: dict[str, Any]) -> str | None:
-    """Why localcloud cannot serve this method, or None."""
+    """Why localcloud cannot serve this method, or None.  The integration's URI and role are judged when it is
+    created (by PutIntegration's check), once the template's references are resolved."""
     integration = properties.get("Integration")
     if not integration:
         return "a method without Integration cannot be served"
-    if integration.get("Type") not in SUPPORTED_INTEGRATION_TYPES:
-        return f"Integration Type {integration.get('Type')} is not supported (supported: {', '.join(SUPPORTED_INTEGRATION_TYPES)} with Lambda)"
+    if integration.get("Type") not in integrations.TYPES:
+        return f"Integration Type {integration.get('Type')} is not supported (supported: {integrations.SUPPORTED})"
     if properties.get("AuthorizationType", "NONE") != "NONE":
         return f"AuthorizationType {properties['AuthorizationType']} is not enforced by localcloud; use NONE"
-    if integration.get("Type") == "AWS":
-        if integration.get("RequestTemplates"):
-            return "Integration RequestTemplates (VTL mapping) are not supported; use the default passthrough"
-        for response in integration.get("IntegrationResponses", []):
-            if response.get("ResponseTemplates"):
-                return "IntegrationResponses ResponseTemplates (VTL mapping) are not supported"
-    unknown = set(integration) - {"Type", "Uri", "IntegrationHttpMethod", "IntegrationResponses",
-                                  "PassthroughBehavior", "TimeoutInMillis"}
+    unknown = set(integration) - INTEGRATION_PROPERTIES
     if unknown:
         return f"Integration properties {sorted(unknown)} are not supported"
     return None
+
+
+def create_method(cls: type[Method], resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+                  region_name: str, **kwargs: Any) -> Method:
+    """``AWS::ApiGateway::Method`` with its whole integration (a MOCK one has neither Uri nor HTTP method)."""
+    properties = cloudformation_json["Properties"]
+    backend = apigateway_backends[account_id][region_name]
+    api_id, resource_id, http_method = properties["RestApiId"], properties["ResourceId"], properties["HttpMethod"]
+    method = backend.put_method(function_id=api_id, resource_id=resource_id, method_type=http_method,
+                                authorization_type=properties.get("AuthorizationType", "NONE"),
+                                api_key_required=properties.get("ApiKeyRequired"))
+    integration = properties["Integration"]
+    timeout = integration.get("TimeoutInMillis")
+    backend.put_integration(
+        function_id=api_id, resource_id=resource_id, method_type=http_method,
+        integration_type=integration["Type"], uri=integration.get("Uri"),
+        integration_method=integration.get("IntegrationHttpMethod"),
+        credentials=integration.get("Credentials"),
+        request_templates=integration.get("RequestTemplates"),
+        passthrough_behavior=integration.get("PassthroughBehavior"),
+        timeout_in_millis=str(timeout) if timeout is not None else None,
+        request_parameters=integration.get("RequestParameters"),
+    )
+    return method
 
 
 def apply_method_details(method: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
@@ -106,7 +128,8 @@ def apply_method_details(method: Any, properties: dict[str, Any], account_id: st
         backend.put_integration_response(
             function_id=api_id, resource_id=resource_id, method_type=http_method,
             status_code=str(response["StatusCode"]), selection_pattern=response.get("SelectionPattern"),
-            response_templates={}, response_parameters=response.get("ResponseParameters", {}),
+            response_templates=dict(response.get("ResponseTemplates", {})),
+            response_parameters=response.get("ResponseParameters", {}),
         )
     for response in properties.get("MethodResponses", []):
         backend.put_method_response(

@@ -2,12 +2,15 @@
 
 moto stores REST APIs, resources, methods, integrations and stages but serves none of them.
 Here a request is matched to a resource and method the way API Gateway does (literal path parts
-before ``{param}`` before ``{proxy+}``, a method before ``ANY``), the Lambda function behind the
-integration runs, and its answer becomes the HTTP response:
+before ``{param}`` before ``{proxy+}``, a method before ``ANY``), its integration runs, and the
+answer becomes the HTTP response:
 
 * ``AWS_PROXY``: payload format 1.0 event in, ``{statusCode, headers, body, ...}`` out;
-* ``AWS`` (Lambda, non-proxy) with the default passthrough: the JSON body is the event, the
-  result is the body, and integration responses choose the status code.
+* ``AWS`` and ``MOCK``: the request mapping template chosen by Content-Type (or the body passed
+  through, as ``PassthroughBehavior`` allows; else 415) becomes the Lambda event, the service request
+  (:mod:`.integrations`) or the mock's ``statusCode``; the integration response whose selection
+  pattern matches (Lambda's ``errorMessage``, otherwise the status code) maps the answer through its
+  response template (chosen by Accept) and response parameters (:mod:`.vtl` runs the templates).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from urllib.parse import unquote
 from moto.apigateway.models import RestAPI, apigateway_backends
 from werkzeug.wrappers import Request, Response
 
+from localcloud.apigateway import integrations, vtl
+from localcloud.apigateway.integrations import ServiceAnswer
 from localcloud.awslambda import models as lambda_models
 from localcloud.awslambda import permissions
 from localcloud.config import ACCOUNT_ID, RAW_HEADERS
@@ -32,9 +37,6 @@ from localcloud.config import ACCOUNT_ID, RAW_HEADERS
 logger = logging.getLogger("localcloud.apigateway")
 
 INTEGRATION_TIMEOUT_SECONDS = 29  # API Gateway's default and maximum for REST APIs
-_LAMBDA_URI = re.compile(
-    r"^arn:aws[a-z-]*:apigateway:(?P<region>[a-z0-9-]+):lambda:path/2015-03-31/functions/(?P<function>.+)/invocations$"
-)
 
 
 class GatewayError(Exception):
@@ -67,16 +69,38 @@ def handle(request: Request, api_id: str, stage_name: str, path: str) -> Respons
         if method is None or method.method_integration is None:
             raise missing_token()
         integration = method.method_integration
-        function = lambda_function(integration.uri, region)
         source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{request.method}{resource_path}"
-        require_permission(function, source_arn)
-        timeout = integration_timeout(integration)
+        context = request_context(request, api, stage, resource, resource_path, path, request_id)
         if integration.integration_type == "AWS_PROXY":
-            event = proxy_event(request, api, stage, resource, resource_path, path, path_parameters, request_id, region)
-            return proxy_response(invoke(function, json.dumps(event).encode("utf-8"), timeout))
-        if integration.integration_type == "AWS":
-            return lambda_integration_response(integration, invoke(function, passthrough_event(request), timeout))
-        raise internal_error(f"integration type {integration.integration_type} is not supported by localcloud")
+            function = lambda_function(integration.uri, region)
+            require_permission(function, source_arn)
+            event = proxy_event(request, api, stage, resource_path, path, path_parameters, context)
+            return proxy_response(invoke(function, json.dumps(event).encode("utf-8"), integration_timeout(integration)))
+        sources = parameter_sources(request, path_parameters, stage, context)
+        template = request_template(integration, request)
+        payload = request.get_data() if template is None else render(template, sources, sources["body"]).encode()
+        if integration.integration_type == "MOCK":
+            answer = ServiceAnswer(mock_status(payload), b"")
+            subject = str(answer.status)
+        elif integration.integration_type == "AWS" and integrations.LAMBDA_URI.match(integration.uri or ""):
+            function = lambda_function(integration.uri, region)
+            if integration.credentials:
+                require_role(integration.credentials)
+            else:
+                require_permission(function, source_arn)
+            invocation = invoke(function, passthrough_event(payload), integration_timeout(integration))
+            answer = ServiceAnswer(200, invocation.payload)
+            subject = str(invocation.error.get("errorMessage", "")) if invocation.function_error else None
+        elif integration.integration_type == "AWS":
+            require_role(integration.credentials)
+            mapped = integrations.map_request_parameters(integration.request_parameters, sources)
+            answer = integrations.call_service(integration.uri, integration.http_method, payload, mapped,
+                                               request.headers.get("Content-Type", "application/json"))
+            subject = str(answer.status)
+        else:  # PutIntegration refuses these; an API stored by other means still answers as AWS would
+            raise GatewayError(500, "Internal server error",
+                               f"integration type {integration.integration_type} is not supported by localcloud")
+        return method_response(integration, answer, subject, sources, request)
     except Exception as unexpected:  # API Gateway answers its own errors, and every other failure, in JSON
         error = unexpected if isinstance(unexpected, GatewayError) else GatewayError(500, "Internal server error")
         if not isinstance(unexpected, GatewayError):
@@ -150,7 +174,7 @@ def _match_parts(template: list[str], request: list[str]):
 
 
 def lambda_function(uri: str, region: str):
-    match = _LAMBDA_URI.match(uri or "")
+    match = integrations.LAMBDA_URI.match(uri or "")
     if not match:
         raise internal_error(f"integration URI {uri!r} does not name a Lambda function")
     try:
@@ -179,9 +203,9 @@ def integration_timeout(integration) -> float:
     return min(max(millis, 50), INTEGRATION_TIMEOUT_SECONDS * 1000) / 1000
 
 
-def passthrough_event(request: Request) -> bytes:
-    """The body a non-proxy Lambda integration passes through: it must parse as JSON, as Lambda requires."""
-    body = request.get_data() or b"{}"
+def passthrough_event(payload: bytes) -> bytes:
+    """The body a non-proxy Lambda integration sends: it must parse as JSON, as Lambda requires."""
+    body = payload or b"{}"
     try:
         json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
@@ -214,20 +238,57 @@ def invoke(function, payload: bytes, timeout: float):
     return outcome["result"]
 
 
-def proxy_event(request: Request, api, stage, resource, resource_path, path, path_parameters, request_id,
-                region) -> dict:
+def request_context(request: Request, api, stage, resource, resource_path, path, request_id) -> dict:
+    """``requestContext`` of the proxy event, which is also ``$context`` of mapping templates."""
+    now = datetime.now(UTC)
+    return {
+        "resourceId": resource.id,
+        "resourcePath": resource_path,
+        "httpMethod": request.method,
+        "extendedRequestId": request_id,
+        "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "path": f"/{stage.name}{path}",
+        "accountId": ACCOUNT_ID,
+        "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+        "stage": stage.name,
+        "domainPrefix": api.id,
+        "requestTimeEpoch": int(now.timestamp() * 1000),
+        "requestId": request_id,
+        "identity": {
+            "cognitoIdentityPoolId": None,
+            "accountId": None,
+            "cognitoIdentityId": None,
+            "caller": None,
+            "sourceIp": request.remote_addr,
+            "principalOrgId": None,
+            "accessKey": None,
+            "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None,
+            "userArn": None,
+            "userAgent": request.headers.get("User-Agent"),
+            "user": None,
+        },
+        "domainName": request.host,
+        "apiId": api.id,
+    }
+
+
+def raw_headers(request: Request) -> list[tuple[str, str]]:
+    """REST APIs pass header names as the client wrote them ("day", "X-MiXeD"), not re-cased."""
+    return request.environ.get(RAW_HEADERS) or list(request.headers.items())
+
+
+def proxy_event(request: Request, api, stage, resource_path, path, path_parameters, context) -> dict:
     """Lambda proxy integration event, payload format version 1.0."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
-    # REST APIs pass header names as the client wrote them ("day", "X-MiXeD"), not re-cased.
-    for name, value in request.environ.get(RAW_HEADERS) or request.headers.items():
+    for name, value in raw_headers(request):
         headers[name] = value
         multi_headers.setdefault(name, []).append(value)
     query = {key: values[-1] for key, values in request.args.lists()}
     multi_query = {key: values for key, values in request.args.lists()}
     body_bytes = request.get_data()
     body, is_base64 = _event_body(body_bytes, request.mimetype, api.binaryMediaTypes)
-    now = datetime.now(UTC)
     return {
         "resource": resource_path,
         "path": path,
@@ -238,36 +299,7 @@ def proxy_event(request: Request, api, stage, resource, resource_path, path, pat
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": path_parameters or None,
         "stageVariables": dict(stage.variables) or None,
-        "requestContext": {
-            "resourceId": resource.id,
-            "resourcePath": resource_path,
-            "httpMethod": request.method,
-            "extendedRequestId": request_id,
-            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{stage.name}{path}",
-            "accountId": ACCOUNT_ID,
-            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-            "stage": stage.name,
-            "domainPrefix": api.id,
-            "requestTimeEpoch": int(now.timestamp() * 1000),
-            "requestId": request_id,
-            "identity": {
-                "cognitoIdentityPoolId": None,
-                "accountId": None,
-                "cognitoIdentityId": None,
-                "caller": None,
-                "sourceIp": request.remote_addr,
-                "principalOrgId": None,
-                "accessKey": None,
-                "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None,
-                "userArn": None,
-                "userAgent": request.headers.get("User-Agent"),
-                "user": None,
-            },
-            "domainName": request.host,
-            "apiId": api.id,
-        },
+        "requestContext": context,
         "body": body,
         "isBase64Encoded": is_base64,
     }
@@ -322,19 +354,92 @@ def proxy_response(invocation) -> Response:
     return response
 
 
-def lambda_integration_response(integration, invocation) -> Response:
-    """Non-proxy Lambda integration with passthrough templates.
+def require_role(role_arn: str | None) -> None:
+    """The integration's role, checked at PutIntegration, may have been deleted or stopped trusting API Gateway since."""
+    problem = integrations.role_refusal(role_arn) if role_arn else "the integration has no Credentials role"
+    if problem:
+        raise GatewayError(500, "Internal server error", f"Execution failed due to configuration error: {problem}")
 
-    A function error's ``errorMessage`` is matched against the integration responses'
-    selection patterns; otherwise (and for success) the default response applies.
-    """
+
+def parameter_sources(request: Request, path_parameters: dict, stage, context: dict) -> dict:
+    """The method request as mapping expressions and ``$input.params()`` read it."""
+    headers: dict[str, list[str]] = {}
+    for name, value in raw_headers(request):
+        headers.setdefault(name, []).append(value)
+    return {
+        "path": dict(path_parameters),
+        "querystring": {key: values[-1] for key, values in request.args.lists()},
+        "multivaluequerystring": {key: values for key, values in request.args.lists()},
+        "header": {name: values[-1] for name, values in headers.items()},
+        "multivalueheader": headers,
+        "body": request.get_data().decode("utf-8", "replace"),
+        "stageVariables": dict(stage.variables or {}),
+        "context": context,
+    }
+
+
+def request_template(integration, request: Request) -> str | None:
+    """The request mapping template for the request's Content-Type (``application/json`` when it has none),
+    or None to pass the body through, as ``PassthroughBehavior`` allows; otherwise 415."""
+    templates = {content_type.lower(): template for content_type, template in
+                 (integration.request_templates or {}).items()}
+    content_type = (request.mimetype or "application/json").lower()
+    if content_type in templates:
+        return templates[content_type] or ""
+    behavior = integration.passthrough_behaviour or "WHEN_NO_MATCH"
+    if behavior == "WHEN_NO_MATCH" or (behavior == "WHEN_NO_TEMPLATES" and not templates):
+        return None
+    raise GatewayError(415, "Unsupported Media Type")
+
+
+def render(template: str, sources: dict, body: str) -> str:
+    """A mapping template's output; a template that fails is API Gateway's 500, its reason in the log."""
+    variable = vtl.Input(body, sources["path"], sources["querystring"], sources["header"])
+    try:
+        return vtl.render(template, variable, sources["context"], sources["stageVariables"])
+    except vtl.TemplateFailed as error:
+        raise GatewayError(500, "Internal server error", f"Execution failed: {error}") from None
+
+
+def mock_status(payload: bytes) -> int:
+    """A MOCK integration answers the ``statusCode`` its request template writes (200 without one)."""
+    if not payload.strip():
+        return 200
+    try:
+        status = json.loads(payload).get("statusCode", 200)
+        return int(status)
+    except (ValueError, AttributeError, TypeError):
+        raise GatewayError(500, "Internal server error", "Execution failed: the MOCK integration's request "
+                           f"template must produce JSON with an integer statusCode, not {payload[:200]!r}") from None
+
+
+def method_response(integration, answer: ServiceAnswer, subject: str | None, sources: dict,
+                    request: Request) -> Response:
+    """The integration response whose selection pattern matches ``subject`` (a Lambda function's
+    ``errorMessage``, None for its success; the status code of every other integration), or the default
+    one, which has no pattern; its templates and response parameters applied."""
+    chosen = select_integration_response(integration, subject)
+    body_text = answer.body.decode("utf-8", "replace")
+    templates = {content_type: template for content_type, template in (chosen.response_templates or {}).items()}
+    accepted = request.accept_mimetypes.best_match(list(templates)) if templates else None
+    content_type = accepted or ("application/json" if "application/json" in templates else next(iter(templates), None))
+    if content_type is not None and templates[content_type]:
+        data = render(templates[content_type], sources, body_text).encode("utf-8")
+    else:
+        data = answer.body
+    response = Response(data, status=int(chosen.status_code), mimetype=content_type or "application/json")
+    for name, value in response_parameters(chosen.response_parameters, answer, body_text, sources).items():
+        response.headers[name] = value
+    return response
+
+
+def select_integration_response(integration, subject: str | None):
     responses = list((integration.integration_responses or {}).values())
-    chosen = next((r for r in responses if not r.selection_pattern), None)
-    if invocation.function_error:
-        message = str(invocation.error.get("errorMessage", ""))
+    chosen = next((response for response in responses if not response.selection_pattern), None)
+    if subject is not None:
         for candidate in responses:
             try:
-                matched = candidate.selection_pattern and re.fullmatch(candidate.selection_pattern, message, re.S)
+                matched = candidate.selection_pattern and re.fullmatch(candidate.selection_pattern, subject, re.S)
             except re.error as error:
                 raise GatewayError(500, "Internal server error", f"Execution failed due to configuration error: "
                                    f"invalid selection pattern {candidate.selection_pattern!r}: {error}") from None
@@ -342,8 +447,37 @@ def lambda_integration_response(integration, invocation) -> Response:
                 chosen = candidate
                 break
     if chosen is None:
-        raise internal_error(
-            "Execution failed due to configuration error: "
-            "No match for output mapping and no default output mapping"
-        )
-    return Response(invocation.payload, status=int(chosen.status_code), mimetype="application/json")
+        raise GatewayError(500, "Internal server error", "Execution failed due to configuration error: "
+                           "No match for output mapping and no default output mapping")
+    return chosen
+
+
+def response_parameters(parameters: dict | None, answer: ServiceAnswer, body_text: str, sources: dict) -> dict:
+    """``method.response.header.NAME`` values: a static ``'value'``, an integration response header or body
+    (or a JSONPath into it), a stage or context variable."""
+    headers = {}
+    answer_headers = {name.lower(): value for name, value in answer.headers.items()}
+    for target, source in (parameters or {}).items():
+        if not target.startswith("method.response.header."):
+            continue
+        name = target[len("method.response.header."):]
+        value: object = None
+        if source.startswith("'") and source.endswith("'") and len(source) >= 2:
+            value = source[1:-1]
+        elif source.startswith(("integration.response.header.", "integration.response.multivalueheader.")):
+            value = answer_headers.get(source.rsplit(".", 1)[1].lower())
+        elif source == "integration.response.body":
+            value = body_text
+        elif source.startswith("integration.response.body."):
+            try:
+                value = vtl.plain(vtl.json_path(json.loads(body_text), "$." + source[len("integration.response.body."):]))
+            except (ValueError, vtl.TemplateFailed):
+                value = None
+            value = value if value is None or isinstance(value, str) else json.dumps(value)
+        elif source.startswith("stageVariables."):
+            value = sources["stageVariables"].get(source.split(".", 1)[1])
+        elif source.startswith("context."):
+            value = sources["context"].get(source.split(".", 1)[1])
+        if value is not None:
+            headers[name] = str(value)
+    return headers

@@ -1,20 +1,55 @@
-"""What API Gateway's data plane (:mod:`.execute`) reads of moto's REST API model, checked when localcloud
-starts through :mod:`localcloud.motoadapter` (moto stores the APIs; localcloud serves them)."""
+"""Where localcloud changes moto's API Gateway (each through :mod:`localcloud.motoadapter`), and what its
+data plane (:mod:`.execute`) reads of moto's REST API model, checked when localcloud starts.
+
+``PutIntegration`` refuses an integration localcloud cannot perform (:func:`.integrations.refusal`), so
+that no API is accepted only to answer each request with an error.  CloudFormation's
+``AWS::ApiGateway::Method`` creates its integration with every property the template gives
+(:func:`.cloudformation.create_method`); moto's reads only the type, URI and HTTP method.
+"""
 
 from __future__ import annotations
 
-from moto.apigateway.models import Integration, IntegrationResponse, Method, Resource, RestAPI, Stage
+import functools
+from typing import Any
+
+from moto.apigateway.exceptions import BadRequestException
+from moto.apigateway.models import (
+    APIGatewayBackend,
+    Integration,
+    IntegrationResponse,
+    Method,
+    Resource,
+    RestAPI,
+    Stage,
+)
 
 from localcloud import motoadapter
+from localcloud.apigateway import cloudformation, integrations
 
 READS = {
     RestAPI: ("id", "stages", "resources", "binaryMediaTypes"),
     Resource: ("id", "resource_methods"),
     Method: ("method_integration",),
-    Integration: ("integration_type", "uri", "timeout_in_millis", "integration_responses"),
-    IntegrationResponse: ("selection_pattern", "status_code"),
+    Integration: ("integration_type", "uri", "http_method", "timeout_in_millis", "integration_responses",
+                  "request_templates", "passthrough_behaviour", "request_parameters", "credentials"),
+    IntegrationResponse: ("selection_pattern", "status_code", "response_templates", "response_parameters"),
     Stage: ("name", "variables"),
 }
+PUT_INTEGRATION_PARAMETERS = ("self", "function_id", "resource_id", "method_type", "integration_type", "uri",
+                              "integration_method", "credentials", "request_templates", "passthrough_behavior")
+
+
+def _refusing_what_cannot_run(original):
+    @functools.wraps(original)  # keeps moto's signature for the checks of other touchpoints
+    def put_integration(self: APIGatewayBackend, function_id: str, resource_id: str, method_type: str,
+                        integration_type: str, uri: str, *args: Any, **kwargs: Any):
+        problem = integrations.refusal(integration_type, uri, kwargs.get("credentials"),
+                                       kwargs.get("request_parameters"), self.region_name)
+        if problem:
+            raise BadRequestException(problem)
+        return original(self, function_id, resource_id, method_type, integration_type, uri, *args, **kwargs)
+
+    return put_integration
 
 
 def install() -> None:
@@ -22,3 +57,7 @@ def install() -> None:
         for attribute in attributes:
             motoadapter.require_instance_attribute(model, attribute)
     motoadapter.require(Resource, "get_path", ("self",))
+    original = motoadapter.require(APIGatewayBackend, "put_integration", PUT_INTEGRATION_PARAMETERS)
+    motoadapter.replace(APIGatewayBackend, "put_integration", _refusing_what_cannot_run(original),
+                        PUT_INTEGRATION_PARAMETERS)
+    motoadapter.replace(Method, "create_from_cloudformation_json", classmethod(cloudformation.create_method))

@@ -1,0 +1,200 @@
+"""API Gateway mapping templates: Velocity (VTL, on ``airspeed``) with the variables API Gateway defines.
+
+A template sees ``$input`` (the body, ``json``/``path`` by JSONPath, the request's ``params``), ``$util``
+(``escapeJavaScript``, ``parseJson``, ``urlEncode``/``urlDecode``, ``base64Encode``/``base64Decode``),
+``$context`` and ``$stageVariables``, as the "mapping template and access logging variable reference"
+of the API Gateway developer guide describes them.  Values taken from JSON print as Java prints them
+(``true``, ``{a=1}``, ``[1, 2]``), since API Gateway's engine is Java's Velocity.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
+
+import airspeed
+
+_JSONPATH_STEP = re.compile(r"\.\.|\.(\*|[^.\[]+)|\[\s*(\*|-?\d+|'[^']*'|\"[^\"]*\")\s*\]")
+
+
+class TemplateFailed(Exception):
+    """The template cannot be parsed or fails while it runs: API Gateway answers 500."""
+
+
+class JavaMap(dict):
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{key}={value}" for key, value in self.items()) + "}"
+
+
+class JavaList(list):
+    def __str__(self) -> str:
+        return "[" + ", ".join(str(value) for value in self) + "]"
+
+
+class JavaBoolean:
+    def __init__(self, value: bool):
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == (other.value if isinstance(other, JavaBoolean) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __str__(self) -> str:
+        return "true" if self.value else "false"
+
+
+def java(value: Any) -> Any:
+    """A JSON value as the template sees it."""
+    if isinstance(value, bool):
+        return JavaBoolean(value)
+    if isinstance(value, dict):
+        return JavaMap((key, java(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return JavaList(java(item) for item in value)
+    return value
+
+
+def plain(value: Any) -> Any:
+    """The JSON value behind :func:`java`'s wrappers."""
+    if isinstance(value, JavaBoolean):
+        return value.value
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def json_path(document: Any, expression: str) -> Any:
+    """Evaluate the JSONPath subset mapping templates use: ``$``, ``.name``, ``['name']``, ``[n]``, ``[*]``
+    and ``.*`` (a wildcard or ``..`` gives the list of matches)."""
+    expression = expression.strip()
+    if not expression.startswith("$"):
+        raise TemplateFailed(f"Invalid JSONPath expression {expression!r}: it must start with $")
+    matches, many, position = [document], False, 1
+    while position < len(expression):
+        step = _JSONPATH_STEP.match(expression, position)
+        if step is None:
+            raise TemplateFailed(f"Invalid JSONPath expression {expression!r} at position {position}")
+        position = step.end()
+        if step.group(0) == "..":
+            matches, many = [node for match in matches for node in _descendants(match)], True
+            continue
+        selector = step.group(1) if step.group(1) is not None else step.group(2)
+        if selector == "*":
+            matches, many = [item for match in matches for item in _children(match)], True
+        elif selector[0] in "'\"":
+            matches = [match[selector[1:-1]] for match in matches
+                       if isinstance(match, dict) and selector[1:-1] in match]
+        elif re.fullmatch(r"-?\d+", selector) and step.group(2) is not None:
+            index = int(selector)
+            matches = [match[index] for match in matches
+                       if isinstance(match, list) and -len(match) <= index < len(match)]
+        else:
+            matches = [match[selector] for match in matches if isinstance(match, dict) and selector in match]
+    if many:
+        return matches
+    return matches[0] if matches else None
+
+
+def _children(node: Any) -> list:
+    if isinstance(node, dict):
+        return list(node.values())
+    return list(node) if isinstance(node, list) else []
+
+
+def _descendants(node: Any) -> list:
+    found = [node]
+    for child in _children(node):
+        found.extend(_descendants(child))
+    return found
+
+
+class Input:
+    """``$input``: the method request's payload and parameters."""
+
+    def __init__(self, body: str, path_parameters: dict, query: dict, headers: dict):
+        self.body = body
+        self._params = {"path": JavaMap(path_parameters), "querystring": JavaMap(query), "header": JavaMap(headers)}
+
+    def _document(self) -> Any:
+        if not self.body.strip():
+            return {}
+        try:
+            return json.loads(self.body)
+        except ValueError as error:
+            raise TemplateFailed(f"Unable to parse the request body as JSON: {error}") from None
+
+    def json(self, expression: str) -> str:
+        return json.dumps(json_path(self._document(), expression))
+
+    def path(self, expression: str) -> Any:
+        return java(json_path(self._document(), expression))
+
+    def params(self, name: str | None = None) -> Any:
+        if name is None:
+            return JavaMap(self._params)
+        for kind in ("path", "querystring", "header"):
+            if name in self._params[kind]:
+                return self._params[kind][name]
+        return None
+
+
+class Util:
+    """``$util``."""
+
+    @staticmethod
+    def escapeJavaScript(text: Any) -> str:  # noqa: N802 - the name templates call
+        escaped = json.dumps(str(text), ensure_ascii=False)[1:-1]
+        return escaped.replace("'", "\\'")
+
+    @staticmethod
+    def parseJson(text: str) -> Any:  # noqa: N802 - the name templates call
+        try:
+            return java(json.loads(text))
+        except (TypeError, ValueError) as error:
+            raise TemplateFailed(f"$util.parseJson: {error}") from None
+
+    @staticmethod
+    def urlEncode(text: Any) -> str:  # noqa: N802 - the name templates call
+        return quote_plus(str(text), safe="*")
+
+    @staticmethod
+    def urlDecode(text: Any) -> str:  # noqa: N802 - the name templates call
+        return unquote_plus(str(text))
+
+    @staticmethod
+    def base64Encode(text: Any) -> str:  # noqa: N802 - the name templates call
+        return base64.b64encode(str(text).encode("utf-8")).decode("ascii")
+
+    @staticmethod
+    def base64Decode(text: Any) -> str:  # noqa: N802 - the name templates call
+        try:
+            return base64.b64decode(str(text)).decode("utf-8")
+        except ValueError as error:
+            raise TemplateFailed(f"$util.base64Decode: {error}") from None
+
+
+def render(template: str, input_variable: Input, context: dict, stage_variables: dict) -> str:
+    """The template's output; :class:`TemplateFailed` with the reason when it cannot be evaluated."""
+    namespace = {"input": input_variable, "util": Util(), "context": java(context),
+                 "stageVariables": JavaMap(stage_variables)}
+    try:
+        return airspeed.Template(template).merge(namespace)
+    except TemplateFailed:
+        raise
+    except airspeed.TemplateExecutionError as error:
+        cause = error.__cause__ or error.__context__
+        if isinstance(cause, TemplateFailed):
+            raise cause from None
+        raise TemplateFailed(f"Mapping template failed: {error}") from None
+    except (airspeed.TemplateError, RecursionError, TypeError, ValueError, AttributeError) as error:
+        raise TemplateFailed(f"Invalid mapping template: {error}") from None

@@ -1,0 +1,299 @@
+"""API Gateway AWS and MOCK integrations with Velocity mapping templates (issue 16)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from tests.localcloud.conftest import TEMPLATES, wait_for_stack
+
+TRUST_APIGATEWAY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+TRUST_LAMBDA = TRUST_APIGATEWAY.replace("apigateway", "lambda")
+
+
+@pytest.fixture(scope="module")
+def api_role(aws):
+    return aws("iam").create_role(RoleName="localcloud-test-apigateway",
+                                  AssumeRolePolicyDocument=TRUST_APIGATEWAY)["Role"]["Arn"]
+
+
+@pytest.fixture
+def build_api(aws, unique):
+    """A REST API with one method at ``path`` and the given integration; returns its stage URL for ``path``."""
+
+    def build(cloud, integration: dict, responses: list[dict], method: str = "POST", path: str = "/x",
+              method_responses: dict | None = None, stage_variables: dict | None = None) -> str:
+        apigateway = aws("apigateway")
+        api_id = apigateway.create_rest_api(name=f"integrations-{unique}")["id"]
+        parent = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+        for part in [p for p in path.split("/") if p]:
+            parent = apigateway.create_resource(restApiId=api_id, parentId=parent, pathPart=part)["id"]
+        apigateway.put_method(restApiId=api_id, resourceId=parent, httpMethod=method, authorizationType="NONE")
+        apigateway.put_integration(restApiId=api_id, resourceId=parent, httpMethod=method, **integration)
+        for response in responses:
+            status = response["statusCode"]
+            apigateway.put_method_response(restApiId=api_id, resourceId=parent, httpMethod=method, statusCode=status,
+                                           **(method_responses or {}).get(status, {}))
+            apigateway.put_integration_response(restApiId=api_id, resourceId=parent, httpMethod=method, **response)
+        apigateway.create_deployment(restApiId=api_id, stageName="dev", variables=stage_variables or {})
+        return f"{cloud.endpoint_url}/_aws/execute-api/{api_id}/dev"
+
+    return build
+
+
+def refusal(aws, unique, **integration) -> str:
+    apigateway = aws("apigateway")
+    api_id = apigateway.create_rest_api(name=f"refused-{unique}")["id"]
+    root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+    apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    with pytest.raises(ClientError) as error:
+        apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", **integration)
+    assert error.value.response["Error"]["Code"] == "BadRequestException"
+    return error.value.response["Error"]["Message"]
+
+
+def test_put_integration_refuses_what_localcloud_cannot_perform(aws, unique, api_role):
+    """PutIntegration answers BadRequestException for a request it cannot honour (API Gateway API reference,
+    PutIntegration "Errors"); localcloud refuses there what it cannot run, instead of a 502 on every request."""
+    other_role = aws("iam").create_role(RoleName=f"lambda-only-{unique}", AssumeRolePolicyDocument=TRUST_LAMBDA)
+    cases = {
+        "HTTP": dict(type="HTTP", integrationHttpMethod="GET", uri="https://example.com/"),
+        "kinesis": dict(type="AWS", integrationHttpMethod="POST", credentials=api_role,
+                        uri="arn:aws:apigateway:us-east-1:kinesis:action/PutRecord"),
+        "not an action": dict(type="AWS", integrationHttpMethod="POST", credentials=api_role,
+                              uri="arn:aws:apigateway:us-east-1:dynamodb:action/PutThing"),
+        "Role ARN": dict(type="AWS", integrationHttpMethod="POST",
+                         uri="arn:aws:apigateway:us-east-1:dynamodb:action/Scan"),
+        "does not exist": dict(type="AWS", integrationHttpMethod="POST", uri="arn:aws:apigateway:us-east-1:sqs:action/"
+                               "SendMessage", credentials="arn:aws:iam::123456789012:role/missing"),
+        "permission to assume": dict(type="AWS", integrationHttpMethod="POST", credentials=other_role["Role"]["Arn"],
+                                     uri="arn:aws:apigateway:us-east-1:sns:action/Publish"),
+        "mapping expression": dict(type="MOCK", requestParameters={"integration.request.header.x": "method.bogus"}),
+    }
+    for expected, integration in cases.items():
+        assert expected in refusal(aws, unique, **integration)
+
+
+def test_mock_integration_answers_enable_cors_options(cloud, build_api):
+    """An Enable-CORS OPTIONS method is a MOCK integration: the request template's statusCode selects the
+    integration response, whose static header values ('*') become the method response's headers
+    (API Gateway developer guide, "Enabling CORS for a REST API resource" and "MOCK integrations")."""
+    headers = {name: "'*'" if name != "Access-Control-Allow-Methods" else "'GET,OPTIONS'" for name in
+               ("Access-Control-Allow-Origin", "Access-Control-Allow-Headers", "Access-Control-Allow-Methods")}
+    stage = build_api(
+        cloud, {"type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": 200}'}},
+        [{"statusCode": "200", "responseParameters": {f"method.response.header.{k}": v for k, v in headers.items()},
+          "responseTemplates": {"application/json": ""}}],
+        method="OPTIONS",
+        method_responses={"200": {"responseParameters": {f"method.response.header.{k}": True for k in headers}}},
+    )
+    response = requests.options(f"{stage}/x", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"
+    assert response.content == b""
+
+
+def test_mock_status_selects_integration_response_by_pattern_and_templates_see_the_request(cloud, build_api):
+    """For non-Lambda integrations the selection pattern is matched against the status code (developer guide,
+    "Integration responses"); templates see $input.params, $context, $stageVariables and $util as the
+    "mapping template variables reference" documents them."""
+    response_template = (
+        '{"code": "$input.params(\'code\')", "stage": "$context.stage", "method": "$context.httpMethod", '
+        '"resource": "$context.resourcePath", "request": "$context.requestId", "flavour": "$stageVariables.flavour", '
+        '"encoded": "$util.urlEncode(\'a b&c\')", "decoded": "$util.urlDecode(\'a+b%26c\')", '
+        '"b64": "$util.base64Encode(\'hi\')", "plain": "$util.base64Decode(\'aGk=\')", '
+        '"escaped": "$util.escapeJavaScript($input.params(\'quote\'))", "ip": "$context.identity.sourceIp"}'
+    )
+    stage = build_api(
+        cloud, {"type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": $input.params("code")}'}},
+        [{"statusCode": "200", "responseTemplates": {"application/json": response_template}},
+         {"statusCode": "404", "selectionPattern": "4\\d{2}",
+          "responseTemplates": {"application/json": '{"missing": "$input.params(\'code\')"}'}}],
+        method="GET", path="/things", stage_variables={"flavour": "mint"},
+    )
+    ok = requests.get(f"{stage}/things", params={"code": "200", "quote": 'say "hi"'}, timeout=10)
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    assert body["code"] == "200" and body["stage"] == "dev" and body["method"] == "GET"
+    assert body["resource"] == "/things" and body["flavour"] == "mint" and body["ip"] == "127.0.0.1"
+    assert body["request"] == ok.headers.get("x-amzn-RequestId", body["request"]) and len(body["request"]) == 36
+    assert (body["encoded"], body["decoded"], body["b64"], body["plain"]) == ("a+b%26c", "a b&c", "aGk=", "hi")
+    assert body["escaped"] == 'say "hi"'
+    missing = requests.get(f"{stage}/things", params={"code": "404"}, timeout=10)
+    assert missing.status_code == 404
+    assert missing.json() == {"missing": "404"}
+
+
+@pytest.mark.parametrize("behavior, templates, content_type, expected", [
+    ("WHEN_NO_MATCH", {"application/json": '{"statusCode": 201}'}, "text/plain", 200),
+    ("WHEN_NO_MATCH", {"application/json": '{"statusCode": 201}'}, "application/json", 201),
+    ("WHEN_NO_TEMPLATES", {}, "text/plain", 200),
+    ("WHEN_NO_TEMPLATES", {"application/json": '{"statusCode": 201}'}, "text/plain", 415),
+    ("NEVER", {"application/json": '{"statusCode": 201}'}, "text/plain", 415),
+    ("NEVER", {}, "application/json", 415),
+])
+def test_passthrough_behavior_and_template_selection_by_content_type(cloud, build_api, behavior, templates,
+                                                                     content_type, expected):
+    """The request template is chosen by Content-Type; without one, PassthroughBehavior decides: WHEN_NO_MATCH
+    passes the body through, WHEN_NO_TEMPLATES only when no template is defined, NEVER never; a refused
+    request is 415 Unsupported Media Type (developer guide, "Method request behavior for payloads without
+    mapping templates")."""
+    stage = build_api(cloud, {"type": "MOCK", "passthroughBehavior": behavior, "requestTemplates": templates},
+                      [{"statusCode": "200"}, {"statusCode": "201", "selectionPattern": "201"}])
+    response = requests.post(f"{stage}/x", data='{"statusCode": 200}', headers={"Content-Type": content_type},
+                             timeout=10)
+    assert response.status_code == expected
+    if expected == 415:
+        assert response.json() == {"message": "Unsupported Media Type"}
+
+
+@pytest.mark.parametrize("template", ["$util.parseJson('not json')", "#if($input.body", "$input.path('$.a')"])
+def test_a_failing_mapping_template_is_a_500(cloud, build_api, template):
+    """A mapping template that cannot be evaluated makes API Gateway answer 500 {"message": "Internal server
+    error"}, the reason in the execution log (developer guide, "Troubleshooting mapping templates")."""
+    stage = build_api(cloud, {"type": "MOCK", "requestTemplates": {"text/plain": template}}, [{"statusCode": "200"}])
+    response = requests.post(f"{stage}/x", data="not json either", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_dynamodb_actions_put_get_query_and_scan(aws, cloud, build_api, api_role, unique):
+    """AWS integrations with the action form (arn:aws:apigateway:{region}:dynamodb:action/{Action}) send the
+    mapped body as that action's request and map the service's JSON answer (developer guide, "Tutorial:
+    Create a REST API as an Amazon DynamoDB proxy")."""
+    table = f"items-{unique}"
+    aws("dynamodb").create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+
+    def action(name: str, template: str, response_template: str | None = None, method: str = "POST") -> str:
+        templates = {"application/json": response_template} if response_template else {}
+        return build_api(cloud, {"type": "AWS", "integrationHttpMethod": "POST", "credentials": api_role,
+                                 "uri": f"arn:aws:apigateway:us-east-1:dynamodb:action/{name}",
+                                 "requestTemplates": {"application/json": template}},
+                         [{"statusCode": "200", "responseTemplates": templates},
+                          {"statusCode": "400", "selectionPattern": "4\\d{2}"}], method=method)
+
+    put = action("PutItem", f'{{"TableName": "{table}", "Item": {{"pk": {{"S": "$input.path(\'$.pk\')"}}, '
+                            f'"data": {{"S": "$util.escapeJavaScript($input.json(\'$.data\'))"}}}}}}')
+    for pk in ("a", "b"):
+        assert requests.post(f"{put}/x", json={"pk": pk, "data": {"n": 1}}, timeout=10).status_code == 200
+    get = action("GetItem", f'{{"TableName": "{table}", "Key": {{"pk": {{"S": "$input.params(\'pk\')"}}}}}}',
+                 '#set($item = $input.path(\'$.Item\')){"pk": "$item.pk.S", "data": $item.data.S}', method="GET")
+    assert requests.get(f"{get}/x", params={"pk": "a"}, timeout=10).json() == {"pk": "a", "data": {"n": 1}}
+    query = action("Query", f'{{"TableName": "{table}", "KeyConditionExpression": "pk = :pk", '
+                            f'"ExpressionAttributeValues": {{":pk": {{"S": "$input.params(\'pk\')"}}}}}}',
+                   '{"count": $input.path(\'$.Count\')}', method="GET")
+    assert requests.get(f"{query}/x", params={"pk": "b"}, timeout=10).json() == {"count": 1}
+    scan = action("Scan", f'{{"TableName": "{table}"}}', "$input.json('$.Items[*].pk.S')", method="GET")
+    assert sorted(requests.get(f"{scan}/x", timeout=10).json()) == ["a", "b"]
+    missing = action("Scan", '{"TableName": "no-such-table"}', method="GET")
+    refused = requests.get(f"{missing}/x", timeout=10)
+    assert refused.status_code == 400
+    assert "ResourceNotFoundException" in refused.text
+
+
+def test_sqs_sns_and_s3_integrations(aws, cloud, build_api, api_role, unique):
+    """SQS SendMessage (path form with a form-encoded body), SNS Publish (action form with query string
+    parameters) and S3 objects (path override with path parameters), as the developer guide's "Tutorial:
+    Create a REST API as an Amazon S3 proxy" and the SQS/SNS integration examples configure them."""
+    queue_url = aws("sqs").create_queue(QueueName=f"api-{unique}")["QueueUrl"]
+    send = build_api(cloud, {
+        "type": "AWS", "integrationHttpMethod": "POST", "credentials": api_role,
+        "uri": f"arn:aws:apigateway:us-east-1:sqs:path/123456789012/api-{unique}",
+        "requestParameters": {"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
+        "requestTemplates": {"application/json": "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"},
+    }, [{"statusCode": "200"}])
+    assert requests.post(f"{send}/x", json={"order": 7}, timeout=10).status_code == 200
+    messages = aws("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(messages[0]["Body"]) == {"order": 7}
+
+    topic = aws("sns").create_topic(Name=f"api-{unique}")["TopicArn"]
+    aws("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]}]})})
+    aws("sns").subscribe(TopicArn=topic, Protocol="sqs", Attributes={"RawMessageDelivery": "true"},
+                         Endpoint=aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+                             "Attributes"]["QueueArn"])
+    publish = build_api(cloud, {
+        "type": "AWS", "integrationHttpMethod": "POST", "credentials": api_role,
+        "uri": "arn:aws:apigateway:us-east-1:sns:action/Publish",
+        "requestParameters": {"integration.request.querystring.TopicArn": f"'{topic}'",
+                              "integration.request.querystring.Message": "method.request.querystring.message"},
+    }, [{"statusCode": "200"}])
+    assert requests.post(f"{publish}/x", params={"message": "hello"}, timeout=10).status_code == 200
+    assert aws("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"][0]["Body"] == "hello"
+
+    bucket = f"api-{unique}"
+    aws("s3").create_bucket(Bucket=bucket)
+    s3_integration = {
+        "type": "AWS", "credentials": api_role,
+        "uri": f"arn:aws:apigateway:us-east-1:s3:path/{bucket}/{{key}}",
+        "requestParameters": {"integration.request.path.key": "method.request.path.key"},
+    }
+    put = build_api(cloud, dict(s3_integration, integrationHttpMethod="PUT"), [{"statusCode": "200"}],
+                    method="PUT", path="/{key}")
+    assert requests.put(f"{put}/notes.txt", data=b"stored via API", headers={"Content-Type": "text/plain"},
+                        timeout=10).status_code == 200
+    assert aws("s3").get_object(Bucket=bucket, Key="notes.txt")["Body"].read() == b"stored via API"
+    get = build_api(cloud, dict(s3_integration, integrationHttpMethod="GET"), [{"statusCode": "200"}],
+                    method="GET", path="/{key}")
+    assert requests.get(f"{get}/notes.txt", timeout=10).content == b"stored via API"
+
+
+def test_lambda_invoke_as_a_non_proxy_aws_integration_with_templates(aws, cloud, build_api, make_function):
+    """Lambda's invoke path as an AWS (non-proxy) integration: the request template builds the event, a
+    function error's errorMessage is matched by the selection patterns, and the response template maps the
+    result (developer guide, "Set up Lambda custom integrations in API Gateway")."""
+    source = ("def handler(event, context):\n"
+              "    if event['name'] == 'bad':\n"
+              "        raise ValueError('Invalid name: bad')\n"
+              "    return {'greeting': 'hello ' + event['name'], 'agent': event['agent'], 'raw': event['raw']}\n")
+    function = make_function({"app.py": source})
+    function_arn = aws("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    aws("lambda").add_permission(FunctionName=function, StatementId="apigw", Action="lambda:InvokeFunction",
+                                 Principal="apigateway.amazonaws.com")
+    stage = build_api(cloud, {
+        "type": "AWS", "integrationHttpMethod": "POST",
+        "uri": f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+        "requestTemplates": {"application/json": '{"name": "$input.path(\'$.name\')", '
+                                                 '"agent": "$input.params(\'User-Agent\')", '
+                                                 '"raw": "$util.base64Encode($input.body)"}'},
+    }, [{"statusCode": "200", "responseTemplates": {"application/json": '{"says": "$input.path(\'$.greeting\')"}'}},
+        {"statusCode": "400", "selectionPattern": "Invalid name.*",
+         "responseTemplates": {"application/json": '{"error": "$input.path(\'$.errorMessage\')"}'}}])
+    ok = requests.post(f"{stage}/x", json={"name": "ada"}, headers={"User-Agent": "probe"}, timeout=30)
+    assert ok.status_code == 200 and ok.json() == {"says": "hello ada"}
+    bad = requests.post(f"{stage}/x", json={"name": "bad"}, timeout=30)
+    assert bad.status_code == 400 and bad.json() == {"error": "Invalid name: bad"}
+
+
+def test_the_dynamodb_example_from_cloudformation_stores_and_lists_items(aws, cloud, unique):
+    """The API Gateway -> DynamoDB example (developer guide, "Tutorial: Create a REST API as an Amazon DynamoDB
+    proxy"), deployed with CreateStack: POST stores an item with PutItem, GET lists them with Scan."""
+    cloudformation = aws("cloudformation")
+    name = f"apigw-dynamodb-{unique}"
+    cloudformation.create_stack(StackName=name, TemplateBody=(TEMPLATES / "apigateway_dynamodb.yml").read_text(),
+                                Capabilities=["CAPABILITY_IAM"])
+    outputs = wait_for_stack(cloudformation, name)
+    items = f"{cloud.endpoint_url}/_aws/execute-api/{outputs['ApiId']}/prod/items"
+    ids = []
+    for count, label in enumerate(['plain', 'with "quotes"']):
+        stored = requests.post(items, json={"name": label, "count": count}, timeout=10)
+        assert stored.status_code == 200, stored.text
+        ids.append(stored.json()["id"])
+    listed = requests.get(items, timeout=10)
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["Access-Control-Allow-Origin"] == "*"
+    assert sorted((item["id"], item["name"], item["count"]) for item in listed.json()["items"]) == sorted(
+        zip(ids, ['plain', 'with "quotes"'], [0, 1], strict=True))
+    refused = requests.post(items, data="name=x", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            timeout=10)
+    assert refused.status_code == 415
+    cloudformation.delete_stack(StackName=name)

@@ -1,11 +1,13 @@
-"""SNS delivery to Lambda subscriptions, and the queue policy that SQS deliveries need.
+"""SNS delivery to Lambda subscriptions, and the resource policies that SQS and Lambda deliveries need.
 
 moto delivers to SQS and HTTP itself; for Lambda it would send a canned event through Docker.
 Here the subscriber gets the event SNS sends (its subscription ARN, the topic, the message id,
 subject and attributes, a signature) as an asynchronous invocation.
 
 SNS delivers to an SQS queue only when the queue's policy allows ``sqs:SendMessage`` to
-``sns.amazonaws.com`` for the topic (:mod:`localcloud.sqs.permissions`).  A delivery it does not allow is
+``sns.amazonaws.com`` for the topic (:mod:`localcloud.sqs.permissions`), and to a function only when its
+resource policy allows ``lambda:InvokeFunction`` to it for the topic
+(https://docs.aws.amazon.com/sns/latest/dg/sns-lambda-as-subscriber.html).  A delivery that is not allowed is
 dropped, as AWS drops it (counting it in the topic's ``NumberOfNotificationsFailed`` metric, which
 localcloud does not keep); localcloud says so in its log.
 """
@@ -19,6 +21,7 @@ from typing import Any
 from moto.sns.models import Subscription
 
 from localcloud.awslambda import models as lambda_models
+from localcloud.awslambda import permissions as lambda_permissions
 from localcloud.sqs import permissions as sqs_permissions
 
 logger = logging.getLogger("localcloud.sns")
@@ -81,8 +84,16 @@ def deliver_to_lambda(self: Subscription, message: str, message_id: str, subject
         message = self._parse_message_structure(message, self.protocol)
     event = lambda_event(self, message, message_id, subject, message_attributes)
     region = self.endpoint.split(":")[3]
+    topic_arn = self.topic.arn
     try:
         function = lambda_models.find_function(self.endpoint, region, self.account_id)
+        if not lambda_permissions.invoke_allowed(function, SNS_PRINCIPAL, topic_arn, topic_arn.split(":")[4]):
+            logger.warning(
+                "SNS dropped a message of topic %s for function %s: its resource policy does not allow "
+                "lambda:InvokeFunction to %s for the topic. AWS drops it too (the topic's NumberOfNotificationsFailed "
+                "metric counts it); grant it with AddPermission (AWS::Lambda::Permission).",
+                topic_arn, self.endpoint, SNS_PRINCIPAL)
+            return None
         lambda_models.invoke_function_async(function, json.dumps(event).encode("utf-8"))
     except Exception as exc:  # SNS accepts the publish whatever a subscriber does
         logger.error("SNS delivery to %s failed: %s", self.endpoint, exc)

@@ -8,7 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.localcloud.conftest import failure_reasons, settled, wait_for_stack
+from tests.localcloud.conftest import failure_reasons, settled, wait_for, wait_for_stack
 
 UNVALIDATED = "Unable to validate the following destination configurations"
 
@@ -215,3 +215,34 @@ def test_cloudformation_bucket_notifications_need_the_permission_first(aws, uniq
     assert [c["Events"] for c in configured] == [["s3:ObjectCreated:*"]]
     for stack in (f"notify-denied-{unique}", f"notify-granted-{unique}"):
         cloudformation.delete_stack(StackName=stack)
+
+
+def test_sns_invokes_a_subscribed_function_only_with_its_permission(aws, unique, make_function):
+    """SNS invokes a subscribed function only when the function's resource policy allows
+    lambda:InvokeFunction to sns.amazonaws.com for the topic; without it the message is lost
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-lambda-as-subscriber.html,
+    https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html)."""
+    sns, awslambda, logs = aws("sns"), aws("lambda"), aws("logs")
+    topic = sns.create_topic(Name=f"invoking-{unique}")["TopicArn"]
+    recorder = {"app.py": "def handler(event, context):\n    print('GOT ' + event['Records'][0]['Sns']['Message'])\n"}
+    permitted, unpermitted = make_function(recorder), make_function(recorder)
+    awslambda.add_permission(FunctionName=permitted, StatementId="sns", Action="lambda:InvokeFunction",
+                             Principal="sns.amazonaws.com", SourceArn=topic)
+    awslambda.add_permission(FunctionName=unpermitted, StatementId="other-topic", Action="lambda:InvokeFunction",
+                             Principal="sns.amazonaws.com", SourceArn=f"{topic}-other")
+    for name in (permitted, unpermitted):
+        arn = awslambda.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+
+    sns.publish(TopicArn=topic, Message="a heron")
+
+    def printed(name: str) -> list[str]:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except ClientError:  # no log group: never invoked
+            return []
+        return [e["message"].strip() for e in events if e["message"].startswith("GOT")]
+
+    assert wait_for(lambda: printed(permitted)) == ["GOT a heron"]
+    assert printed(unpermitted) == []  # SNS refused it while publishing, before the other was invoked
+    sns.delete_topic(TopicArn=topic)

@@ -6,17 +6,17 @@ and a policy that says nothing about the request does not allow it
 statement applies when its principal, action, resource and conditions all match:
 
 * principals (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html):
-  ``"*"`` and ``{"AWS": "*"}`` are anyone, service principals included; ``{"Service": ...}`` names the
-  service that acts (S3 delivering a notification, SNS delivering to a queue); ``{"AWS": ...}`` names an
-  account (its ID or root ARN) or an identity.  Lambda keeps the account of ``AddPermission`` as a bare
-  string, which is an AWS principal too.
+  the requests judged here come from services (S3 delivering a notification, SNS delivering to a queue or
+  a function): ``"*"`` and ``{"AWS": "*"}`` are anyone, services included; ``{"Service": ...}`` names the
+  service; an account or identity (``{"AWS": "123456789012"}``, or the bare string Lambda keeps for
+  ``AddPermission``'s account) is not a service, even the resource owner's own account.
 * actions compare without regard to case, with ``*`` and ``?`` wildcards; resources with wildcards.
 * conditions: a key missing from the request context makes its condition false (``...IfExists`` makes it
   true, ``Null`` tests for it); condition key names compare without regard to case
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
 
-The reason a request is refused says which statement came closest and what it lacks, for the messages
-localcloud logs where AWS fails silently (a dropped delivery).
+The reason a request is refused names each Allow statement and what keeps it from applying, for the
+messages localcloud logs where AWS fails silently (a dropped delivery).
 """
 
 from __future__ import annotations
@@ -31,22 +31,10 @@ from moto.iam.access_control import PermissionResult
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Who makes the request: a service principal, or an account and (optionally) one of its identities."""
-
-    service: str | None = None
-    account: str | None = None
-    arn: str | None = None
-
-    def __str__(self) -> str:
-        return self.service or self.arn or f"account {self.account}"
-
-
-@dataclass(frozen=True)
 class Request:
     action: str
     resource: str
-    caller: Caller | None = None  # None: the principal is judged elsewhere (S3 bucket policies under moto)
+    service: str | None = None  # the service principal acting; None: the principal is judged elsewhere (moto)
     context: Mapping[str, str] = field(default_factory=dict)  # condition keys in lower case
 
 
@@ -67,29 +55,28 @@ def service_request(action: str, resource: str, service: str, source_arn: str,
     context = {"aws:sourcearn": source_arn, "aws:securetransport": "true"}
     if source_account is not None:
         context["aws:sourceaccount"] = source_account
-    return Request(action, resource, Caller(service=service), context)
+    return Request(action, resource, service, context)
 
 
-def _as_list(value: Any) -> list:
+def as_list(value: Any) -> list:
+    """A policy element's value, which is one item or a list of them."""
     return value if isinstance(value, list) else [value]
 
 
 def _matches(patterns: Any, value: str) -> bool:
-    return any(fnmatch.fnmatchcase(value.lower(), str(p).lower()) for p in _as_list(patterns))
+    return any(fnmatch.fnmatchcase(value.lower(), str(p).lower()) for p in as_list(patterns))
 
 
-def _principal_matches(principal: Any, caller: Caller) -> bool:
+def _principal_matches(principal: Any, service: str) -> bool:
+    """Whether a statement's principal covers ``service``: anyone, or that service by name (an account or
+    identity principal is not a service principal)."""
     if principal == "*":
         return True
     if not isinstance(principal, dict):
-        principal = {"AWS": principal}
-    aws = [str(p) for p in _as_list(principal.get("AWS", []))]
-    if "*" in aws:
+        return False  # Lambda keeps an account principal as a bare string
+    if "*" in (str(p) for p in as_list(principal.get("AWS", []))):
         return True
-    if caller.service is not None:
-        return caller.service.lower() in (str(s).lower() for s in _as_list(principal.get("Service", [])))
-    names = {caller.account, f"arn:aws:iam::{caller.account}:root", caller.arn} - {None}
-    return any(p in names for p in aws)
+    return service.lower() in (str(s).lower() for s in as_list(principal.get("Service", [])))
 
 
 def _compare(operator: str, expected: list[str], actual: str) -> bool:
@@ -121,26 +108,26 @@ def unmet_condition(conditions: dict, context: Mapping[str, str]) -> str | None:
         for key, expected in entries.items():
             actual = context.get(key.lower())
             if operator == "Null":
-                if (actual is None) != (str(_as_list(expected)[0]).lower() == "true"):
+                if (actual is None) != (str(as_list(expected)[0]).lower() == "true"):
                     return f"{raw_operator} {key}"
                 continue
             if actual is None:
                 if if_exists:
                     continue
                 return f"{raw_operator} {key}: the request has no {key}"
-            if not _compare(operator, [str(e) for e in _as_list(expected)], actual):
-                return f"{raw_operator} {key} {_as_list(expected)} does not match {actual}"
+            if not _compare(operator, [str(e) for e in as_list(expected)], actual):
+                return f"{raw_operator} {key} {as_list(expected)} does not match {actual}"
     return None
 
 
 def _miss(statement: dict, request: Request) -> str | None:
     """What keeps ``statement`` from applying to ``request``; None when it applies."""
-    caller = request.caller
-    if caller is not None:
-        if "Principal" in statement and not _principal_matches(statement["Principal"], caller):
-            return f"its principal is not {caller}"
-        if "NotPrincipal" in statement and _principal_matches(statement["NotPrincipal"], caller):
-            return f"its NotPrincipal excludes {caller}"
+    service = request.service
+    if service is not None:
+        if "Principal" in statement and not _principal_matches(statement["Principal"], service):
+            return f"its principal is not {service}"
+        if "NotPrincipal" in statement and _principal_matches(statement["NotPrincipal"], service):
+            return f"its NotPrincipal excludes {service}"
     if "Action" in statement and not _matches(statement["Action"], request.action):
         return f"its actions do not include {request.action}"
     if "NotAction" in statement and _matches(statement["NotAction"], request.action):
@@ -159,7 +146,7 @@ def evaluate(policy: str | bytes | dict | None, request: Request) -> Verdict:
         return Verdict(PermissionResult.NEUTRAL, "it has no policy")
     document = json.loads(policy) if isinstance(policy, (str, bytes)) else policy
     allowed, misses = False, []
-    for number, statement in enumerate(_as_list(document.get("Statement", [])), start=1):
+    for number, statement in enumerate(as_list(document.get("Statement", [])), start=1):
         label = f"statement {statement.get('Sid') or number}"
         miss = _miss(statement, request)
         if miss is not None:

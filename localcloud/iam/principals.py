@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from moto.iam.models import iam_backends
+
+from localcloud.iam.policies import as_list
 
 _ACCOUNT = re.compile(r"^(\d{12}|arn:aws[\w-]*:iam::\d{12}:root)$")
 _IAM_IDENTITY = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):(role|user)/")
 _ASSUMED_ROLE = re.compile(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/")
-
-
-def _as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def _exists(arn: str) -> bool:
@@ -48,14 +45,14 @@ def unknown(policy: str | bytes | dict) -> list[str]:
     if not isinstance(document, dict):
         return []
     missing = []
-    for statement in _as_list(document.get("Statement", [])):
+    for statement in as_list(document.get("Statement", [])):
         if not isinstance(statement, dict):
             continue
         for key in ("Principal", "NotPrincipal"):
             principal = statement.get(key)
             if not isinstance(principal, dict):
                 continue  # "*"
-            for arn in _as_list(principal.get("AWS", [])):
+            for arn in as_list(principal.get("AWS", [])):
                 arn = str(arn)
                 if arn != "*" and not _ACCOUNT.match(arn) and not _exists(arn):
                     missing.append(arn)

@@ -104,7 +104,8 @@ def create_method(cls: type[Method], resource_name: str, cloudformation_json: di
     api_id, resource_id, http_method = properties["RestApiId"], properties["ResourceId"], properties["HttpMethod"]
     method = backend.put_method(function_id=api_id, resource_id=resource_id, method_type=http_method,
                                 authorization_type=properties.get("AuthorizationType", "NONE"),
-                                api_key_required=properties.get("ApiKeyRequired"))
+                                api_key_required=properties.get("ApiKeyRequired"),
+                                request_parameters=properties.get("RequestParameters"))
     integration = properties["Integration"]
     timeout = integration.get("TimeoutInMillis")
     backend.put_integration(
@@ -121,20 +122,21 @@ def create_method(cls: type[Method], resource_name: str, cloudformation_json: di
 
 
 def apply_method_details(method: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
-    """Integration and method responses, which moto's Method resource ignores."""
+    """Method and integration responses, which moto's Method resource ignores (an integration response needs
+    its method response)."""
     backend = apigateway_backends[account_id][region_name]
     api_id, resource_id, http_method = properties["RestApiId"], properties["ResourceId"], properties["HttpMethod"]
+    for response in properties.get("MethodResponses", []):
+        backend.put_method_response(
+            function_id=api_id, resource_id=resource_id, method_type=http_method,
+            response_code=str(response["StatusCode"]), response_models=response.get("ResponseModels", {}),
+            response_parameters=response.get("ResponseParameters", {}),
+        )
     for response in properties["Integration"].get("IntegrationResponses", []):
         backend.put_integration_response(
             function_id=api_id, resource_id=resource_id, method_type=http_method,
             status_code=str(response["StatusCode"]), selection_pattern=response.get("SelectionPattern"),
             response_templates=dict(response.get("ResponseTemplates", {})),
-            response_parameters=response.get("ResponseParameters", {}),
-        )
-    for response in properties.get("MethodResponses", []):
-        backend.put_method_response(
-            function_id=api_id, resource_id=resource_id, method_type=http_method,
-            response_code=str(response["StatusCode"]), response_models=response.get("ResponseModels", {}),
             response_parameters=response.get("ResponseParameters", {}),
         )
 

@@ -50,6 +50,11 @@ _MAPPING_SOURCE = re.compile(
     r"^(?:method\.request\.(path|querystring|multivaluequerystring|header|multivalueheader)\.([a-zA-Z0-9._$-]+)"
     r"|method\.request\.body(?:\.(.+))?|stageVariables\.([a-zA-Z0-9_]+)|context\.([a-zA-Z0-9_.]+)|'([^']*)')$"
 )
+_RESPONSE_SOURCE = re.compile(
+    r"^(?:'[^']*'|integration\.response\.(?:header|multivalueheader)\.[a-zA-Z0-9._$-]+|integration\.response\.body"
+    r"(?:\..+)?|stageVariables\.[a-zA-Z0-9_]+|context\.[a-zA-Z0-9_.]+)$"
+)
+PASSTHROUGH_BEHAVIORS = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
 _JSON_TARGET_PREFIX = {"dynamodb": "DynamoDB_20120810"}
 _JSON_CONTENT_TYPE = {"dynamodb": "application/x-amz-json-1.0"}
 SUPPORTED = (f"integration types {', '.join(TYPES)}; AWS integrations with Lambda (path/2015-03-31/functions/"
@@ -66,12 +71,15 @@ class ServiceAnswer:
 
 
 def refusal(integration_type: str | None, uri: str | None, credentials: str | None,
-            request_parameters: dict | None, region: str) -> str | None:
-    """Why localcloud cannot perform this integration, or None when it can."""
+            request_parameters: dict | None, declared: dict | None, passthrough_behavior: str | None) -> str | None:
+    """Why localcloud cannot perform this integration, or None when it can; ``declared`` are the method's
+    request parameters (``method.request.querystring.NAME: required``)."""
     if integration_type not in TYPES:
         return (f"localcloud cannot perform integrations of type {integration_type}, so it refuses them rather than "
                 f"fail each request. Supported: {SUPPORTED}.")
-    problem = _mapping_refusal(request_parameters or {})
+    if passthrough_behavior not in (None, *PASSTHROUGH_BEHAVIORS):
+        return f"Invalid passthrough behavior {passthrough_behavior}: expected one of {', '.join(PASSTHROUGH_BEHAVIORS)}."
+    problem = _mapping_refusal(request_parameters or {}, declared or {})
     if problem or integration_type == "MOCK":
         return problem
     if LAMBDA_URI.match(uri or ""):
@@ -92,13 +100,35 @@ def refusal(integration_type: str | None, uri: str | None, credentials: str | No
     return role_refusal(credentials)
 
 
-def _mapping_refusal(request_parameters: dict) -> str | None:
+def _mapping_refusal(request_parameters: dict, declared: dict) -> str | None:
+    """API Gateway maps only method request parameters that the method declares."""
     for target, source in request_parameters.items():
         if not _MAPPING_TARGET.match(target):
-            return (f"Invalid mapping expression specified: {target} (expected integration.request.path|"
-                    f"querystring|header.NAME).")
-        if not isinstance(source, str) or not _MAPPING_SOURCE.match(source):
-            return f"Invalid mapping expression specified: {source!r} for {target}."
+            return invalid_mapping(target)
+        match = _MAPPING_SOURCE.match(source) if isinstance(source, str) else None
+        if match is None:
+            return invalid_mapping(source)
+        if match.group(1):
+            kind = match.group(1).replace("multivalue", "")
+            if f"method.request.{kind}.{match.group(2)}" not in declared:
+                return invalid_mapping(source)
+    return None
+
+
+def invalid_mapping(expression: Any) -> str:
+    """API Gateway's words for a mapping expression it cannot use."""
+    return (f"Invalid mapping expression specified: Validation Result: warnings : [], errors : "
+            f"[Invalid mapping expression parameter specified: {expression}]")
+
+
+def response_mapping_refusal(response_parameters: dict | None, declared: dict | None) -> str | None:
+    """Why PutIntegrationResponse cannot map these ``method.response.header.NAME`` values: each must be
+    declared by the method response and come from a source API Gateway knows."""
+    for target, source in (response_parameters or {}).items():
+        if not target.startswith("method.response.header.") or target not in (declared or {}):
+            return invalid_mapping(target)
+        if not isinstance(source, str) or not _RESPONSE_SOURCE.match(source):
+            return invalid_mapping(source)
     return None
 
 
@@ -107,7 +137,7 @@ def role_refusal(role_arn: str) -> str | None:
     role = next((role for role in iam_backends[ACCOUNT_ID]["global"].roles.values() if role.arn == role_arn), None)
     if role is None:
         return f"Invalid role ARN {role_arn}: the role does not exist."
-    request = policies.Request("sts:AssumeRole", role_arn, policies.Caller(service=SERVICE_PRINCIPAL))
+    request = policies.Request("sts:AssumeRole", role_arn, SERVICE_PRINCIPAL)
     verdict = policies.evaluate(role.assume_role_policy_document, request)
     if not verdict.allowed:
         return f"API Gateway does not have permission to assume the provided role {role_arn} ({verdict.reason})."

@@ -2,7 +2,9 @@
 data plane (:mod:`.execute`) reads of moto's REST API model, checked when localcloud starts.
 
 ``PutIntegration`` refuses an integration localcloud cannot perform (:func:`.integrations.refusal`), so
-that no API is accepted only to answer each request with an error.  CloudFormation's
+that no API is accepted only to answer each request with an error; it and ``PutIntegrationResponse`` map
+only the request parameters and response headers that the method request and method response declare,
+and an integration response needs the method response of its status code, as API Gateway checks.  CloudFormation's
 ``AWS::ApiGateway::Method`` creates its integration with every property the template gives
 (:func:`.cloudformation.create_method`); moto's reads only the type, URI and HTTP method.
 """
@@ -12,12 +14,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from moto.apigateway.exceptions import BadRequestException
+from moto.apigateway.exceptions import BadRequestException, NotFoundException
 from moto.apigateway.models import (
     APIGatewayBackend,
     Integration,
     IntegrationResponse,
     Method,
+    MethodResponse,
     Resource,
     RestAPI,
     Stage,
@@ -29,7 +32,8 @@ from localcloud.apigateway import cloudformation, integrations
 READS = {
     RestAPI: ("id", "stages", "resources", "binaryMediaTypes"),
     Resource: ("id", "resource_methods"),
-    Method: ("method_integration",),
+    Method: ("method_integration", "request_parameters", "method_responses"),
+    MethodResponse: ("response_parameters",),
     Integration: ("integration_type", "uri", "http_method", "timeout_in_millis", "integration_responses",
                   "request_templates", "passthrough_behaviour", "request_parameters", "credentials"),
     IntegrationResponse: ("selection_pattern", "status_code", "response_templates", "response_parameters"),
@@ -37,19 +41,39 @@ READS = {
 }
 PUT_INTEGRATION_PARAMETERS = ("self", "function_id", "resource_id", "method_type", "integration_type", "uri",
                               "integration_method", "credentials", "request_templates", "passthrough_behavior")
+PUT_INTEGRATION_RESPONSE_PARAMETERS = ("self", "function_id", "resource_id", "method_type", "status_code",
+                                       "selection_pattern", "response_templates", "response_parameters")
 
 
 def _refusing_what_cannot_run(original):
     @functools.wraps(original)  # keeps moto's signature for the checks of other touchpoints
     def put_integration(self: APIGatewayBackend, function_id: str, resource_id: str, method_type: str,
                         integration_type: str, uri: str, *args: Any, **kwargs: Any):
+        declared = self.get_method(function_id, resource_id, method_type).request_parameters
         problem = integrations.refusal(integration_type, uri, kwargs.get("credentials"),
-                                       kwargs.get("request_parameters"), self.region_name)
+                                       kwargs.get("request_parameters"), declared, kwargs.get("passthrough_behavior"))
         if problem:
             raise BadRequestException(problem)
         return original(self, function_id, resource_id, method_type, integration_type, uri, *args, **kwargs)
 
     return put_integration
+
+
+def _mapping_only_declared_responses(original):
+    @functools.wraps(original)  # keeps moto's signature for the checks of other touchpoints
+    def put_integration_response(self: APIGatewayBackend, function_id: str, resource_id: str, method_type: str,
+                                 status_code: str, selection_pattern: str, response_templates: dict,
+                                 response_parameters: dict, *args: Any, **kwargs: Any):
+        method_response = self.get_method(function_id, resource_id, method_type).method_responses.get(str(status_code))
+        if method_response is None:
+            raise NotFoundException("Invalid Response status code specified")
+        problem = integrations.response_mapping_refusal(response_parameters, method_response.response_parameters)
+        if problem:
+            raise BadRequestException(problem)
+        return original(self, function_id, resource_id, method_type, status_code, selection_pattern,
+                        response_templates, response_parameters, *args, **kwargs)
+
+    return put_integration_response
 
 
 def install() -> None:
@@ -60,4 +84,7 @@ def install() -> None:
     original = motoadapter.require(APIGatewayBackend, "put_integration", PUT_INTEGRATION_PARAMETERS)
     motoadapter.replace(APIGatewayBackend, "put_integration", _refusing_what_cannot_run(original),
                         PUT_INTEGRATION_PARAMETERS)
+    original = motoadapter.require(APIGatewayBackend, "put_integration_response", PUT_INTEGRATION_RESPONSE_PARAMETERS)
+    motoadapter.replace(APIGatewayBackend, "put_integration_response", _mapping_only_declared_responses(original),
+                        PUT_INTEGRATION_RESPONSE_PARAMETERS)
     motoadapter.replace(Method, "create_from_cloudformation_json", classmethod(cloudformation.create_method))

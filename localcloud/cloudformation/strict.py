@@ -101,7 +101,8 @@ SUPPORTED: dict[str, Support] = {
     "AWS::ApiGateway::RestApi": _support("Name Description EndpointConfiguration"),
     "AWS::ApiGateway::Resource": _support("RestApiId ParentId PathPart"),
     "AWS::ApiGateway::Method": _support(
-        "RestApiId ResourceId HttpMethod AuthorizationType ApiKeyRequired Integration MethodResponses OperationName",
+        "RestApiId ResourceId HttpMethod AuthorizationType ApiKeyRequired Integration MethodResponses OperationName "
+        "RequestParameters",
         after_create=apply_method_details,
         check=check_method,
     ),

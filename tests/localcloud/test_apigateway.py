@@ -53,6 +53,9 @@ def deploy_api(aws, make_function):
                 **({"timeoutInMillis": timeout_ms} if timeout_ms else {}),
             )
             if integration == "AWS":
+                for status in ("200", "400"):
+                    apigateway.put_method_response(restApiId=api_id, resourceId=parent, httpMethod=method,
+                                                   statusCode=status)
                 apigateway.put_integration_response(restApiId=api_id, resourceId=parent, httpMethod=method,
                                                     statusCode="200", selectionPattern="")
                 apigateway.put_integration_response(restApiId=api_id, resourceId=parent, httpMethod=method,

@@ -8,7 +8,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.localcloud.conftest import TEMPLATES, wait_for_stack
+from tests.localcloud.conftest import TEMPLATES, failure_reasons, settled, wait_for_stack
 
 TRUST_APIGATEWAY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -26,13 +26,15 @@ def build_api(aws, unique):
     """A REST API with one method at ``path`` and the given integration; returns its stage URL for ``path``."""
 
     def build(cloud, integration: dict, responses: list[dict], method: str = "POST", path: str = "/x",
-              method_responses: dict | None = None, stage_variables: dict | None = None) -> str:
+              method_responses: dict | None = None, stage_variables: dict | None = None,
+              method_parameters: dict | None = None) -> str:
         apigateway = aws("apigateway")
         api_id = apigateway.create_rest_api(name=f"integrations-{unique}")["id"]
         parent = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
         for part in [p for p in path.split("/") if p]:
             parent = apigateway.create_resource(restApiId=api_id, parentId=parent, pathPart=part)["id"]
-        apigateway.put_method(restApiId=api_id, resourceId=parent, httpMethod=method, authorizationType="NONE")
+        apigateway.put_method(restApiId=api_id, resourceId=parent, httpMethod=method, authorizationType="NONE",
+                              requestParameters=method_parameters or {})
         apigateway.put_integration(restApiId=api_id, resourceId=parent, httpMethod=method, **integration)
         for response in responses:
             status = response["statusCode"]
@@ -72,10 +74,37 @@ def test_put_integration_refuses_what_localcloud_cannot_perform(aws, unique, api
                                "SendMessage", credentials="arn:aws:iam::123456789012:role/missing"),
         "permission to assume": dict(type="AWS", integrationHttpMethod="POST", credentials=other_role["Role"]["Arn"],
                                      uri="arn:aws:apigateway:us-east-1:sns:action/Publish"),
-        "mapping expression": dict(type="MOCK", requestParameters={"integration.request.header.x": "method.bogus"}),
+        "mapping expression parameter specified: method.bogus": dict(
+            type="MOCK", requestParameters={"integration.request.header.x": "method.bogus"}),
+        "parameter specified: method.request.querystring.undeclared": dict(
+            type="MOCK", requestParameters={"integration.request.header.x": "method.request.querystring.undeclared"}),
+        "passthrough behavior": dict(type="MOCK", passthroughBehavior="SOMETIMES"),
     }
     for expected, integration in cases.items():
         assert expected in refusal(aws, unique, **integration)
+
+
+def test_integration_responses_need_their_method_response_and_declared_headers(aws, unique):
+    """An integration response maps to an existing method response (PutIntegrationResponse statusCode), and its
+    responseParameters may set only headers that method response declares (API Gateway API reference,
+    PutIntegrationResponse and MethodResponse responseParameters)."""
+    apigateway = aws("apigateway")
+    api_id = apigateway.create_rest_api(name=f"responses-{unique}")["id"]
+    root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+    method = dict(restApiId=api_id, resourceId=root, httpMethod="GET")
+    apigateway.put_method(**method, authorizationType="NONE")
+    apigateway.put_integration(**method, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'})
+    with pytest.raises(ClientError) as missing:
+        apigateway.put_integration_response(**method, statusCode="200")
+    assert missing.value.response["Error"]["Code"] == "NotFoundException"
+    apigateway.put_method_response(**method, statusCode="200",
+                                   responseParameters={"method.response.header.X-Declared": False})
+    with pytest.raises(ClientError) as undeclared:
+        apigateway.put_integration_response(**method, statusCode="200",
+                                            responseParameters={"method.response.header.X-Other": "'1'"})
+    assert "method.response.header.X-Other" in undeclared.value.response["Error"]["Message"]
+    apigateway.put_integration_response(**method, statusCode="200",
+                                        responseParameters={"method.response.header.X-Declared": "'1'"})
 
 
 def test_mock_integration_answers_enable_cors_options(cloud, build_api):
@@ -226,7 +255,7 @@ def test_sqs_sns_and_s3_integrations(aws, cloud, build_api, api_role, unique):
         "uri": "arn:aws:apigateway:us-east-1:sns:action/Publish",
         "requestParameters": {"integration.request.querystring.TopicArn": f"'{topic}'",
                               "integration.request.querystring.Message": "method.request.querystring.message"},
-    }, [{"statusCode": "200"}])
+    }, [{"statusCode": "200"}], method_parameters={"method.request.querystring.message": True})
     assert requests.post(f"{publish}/x", params={"message": "hello"}, timeout=10).status_code == 200
     assert aws("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"][0]["Body"] == "hello"
 
@@ -237,13 +266,14 @@ def test_sqs_sns_and_s3_integrations(aws, cloud, build_api, api_role, unique):
         "uri": f"arn:aws:apigateway:us-east-1:s3:path/{bucket}/{{key}}",
         "requestParameters": {"integration.request.path.key": "method.request.path.key"},
     }
+    declared = {"method.request.path.key": True}
     put = build_api(cloud, dict(s3_integration, integrationHttpMethod="PUT"), [{"statusCode": "200"}],
-                    method="PUT", path="/{key}")
+                    method="PUT", path="/{key}", method_parameters=declared)
     assert requests.put(f"{put}/notes.txt", data=b"stored via API", headers={"Content-Type": "text/plain"},
                         timeout=10).status_code == 200
     assert aws("s3").get_object(Bucket=bucket, Key="notes.txt")["Body"].read() == b"stored via API"
     get = build_api(cloud, dict(s3_integration, integrationHttpMethod="GET"), [{"statusCode": "200"}],
-                    method="GET", path="/{key}")
+                    method="GET", path="/{key}", method_parameters=declared)
     assert requests.get(f"{get}/notes.txt", timeout=10).content == b"stored via API"
 
 
@@ -296,4 +326,25 @@ def test_the_dynamodb_example_from_cloudformation_stores_and_lists_items(aws, cl
     refused = requests.post(items, data="name=x", headers={"Content-Type": "application/x-www-form-urlencoded"},
                             timeout=10)
     assert refused.status_code == 415
+    preflight = requests.options(items, timeout=10)
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Methods"] == "GET,POST,OPTIONS"
+    cloudformation.delete_stack(StackName=name)
+
+
+def test_cloudformation_fails_a_method_whose_integration_localcloud_cannot_perform(aws, unique):
+    """A stack with an integration localcloud cannot run fails (CREATE_FAILED, then ROLLBACK_COMPLETE, as
+    CloudFormation rolls back a failed creation) with the reason, instead of deploying an API that answers 502."""
+    template = {"Resources": {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": f"http-{unique}"}},
+        "Get": {"Type": "AWS::ApiGateway::Method", "Properties": {
+            "RestApiId": {"Ref": "Api"}, "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+            "HttpMethod": "GET", "AuthorizationType": "NONE",
+            "Integration": {"Type": "HTTP_PROXY", "IntegrationHttpMethod": "GET", "Uri": "https://example.com/"}}},
+    }}
+    cloudformation = aws("cloudformation")
+    name = f"apigw-http-{unique}"
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    assert settled(cloudformation, name)["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert any("HTTP_PROXY is not supported" in reason for reason in failure_reasons(cloudformation, name))
     cloudformation.delete_stack(StackName=name)

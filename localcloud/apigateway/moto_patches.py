@@ -27,7 +27,7 @@ from moto.apigateway.models import (
 )
 
 from localcloud import motoadapter
-from localcloud.apigateway import cloudformation, integrations
+from localcloud.apigateway import cloudformation, integrations, vtl
 
 READS = {
     RestAPI: ("id", "stages", "resources", "binaryMediaTypes"),
@@ -88,3 +88,4 @@ def install() -> None:
     motoadapter.replace(APIGatewayBackend, "put_integration_response", _mapping_only_declared_responses(original),
                         PUT_INTEGRATION_RESPONSE_PARAMETERS)
     motoadapter.replace(Method, "create_from_cloudformation_json", classmethod(cloudformation.create_method))
+    vtl.install()

@@ -4,12 +4,15 @@ A template sees ``$input`` (the body, ``json``/``path`` by JSONPath, the request
 (``escapeJavaScript``, ``parseJson``, ``urlEncode``/``urlDecode``, ``base64Encode``/``base64Decode``),
 ``$context`` and ``$stageVariables``, as the "mapping template and access logging variable reference"
 of the API Gateway developer guide describes them.  Values taken from JSON print as Java prints them
-(``true``, ``{a=1}``, ``[1, 2]``), since API Gateway's engine is Java's Velocity.
+(``true``, ``{a=1}``, ``[1, 2]``), since API Gateway's engine is Java's Velocity; a reference whose value is
+null prints nothing, as in API Gateway (plain Velocity prints the reference itself), so a missing
+``$input.params('x')`` or ``$input.path('$.x')`` inside quotes gives ``""``.
 """
 
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import re
 from typing import Any
@@ -145,7 +148,7 @@ class Input:
         for kind in ("path", "querystring", "header"):
             if name in self._params[kind]:
                 return self._params[kind][name]
-        return None
+        return ""
 
 
 class Util:
@@ -181,6 +184,28 @@ class Util:
             return base64.b64decode(str(text)).decode("utf-8")
         except ValueError as error:
             raise TemplateFailed(f"$util.base64Decode: {error}") from None
+
+
+def _print_null_as_nothing(self: airspeed.FormalReference, stream, namespace, loader) -> None:
+    """airspeed's reference output, except that a null value (with no ``${x|alternate}``) prints nothing."""
+    value = self.expression.calculate(namespace, loader) if self.expression is not None else None
+    if value is None and self.alternate is not None:
+        value = self.alternate.calculate(namespace, loader)
+    if value is None:
+        if self.expression is None:  # a lone "$" is text
+            stream.write(self.my_text())
+        return
+    stream.write(str(value))
+
+
+def install() -> None:
+    """Print null references as API Gateway does; an airspeed whose reference output changed shape stops
+    localcloud's API Gateway rather than print what AWS would not."""
+    parameters = list(inspect.signature(airspeed.FormalReference.evaluate_raw).parameters)
+    if parameters != ["self", "stream", "namespace", "loader"]:
+        raise RuntimeError(f"airspeed's FormalReference.evaluate_raw{tuple(parameters)} changed; localcloud replaces "
+                           "it. Install the airspeed version requirements.txt pins.")
+    airspeed.FormalReference.evaluate_raw = _print_null_as_nothing
 
 
 def render(template: str, input_variable: Input, context: dict, stage_variables: dict) -> str:

@@ -129,14 +129,15 @@ def test_mock_integration_answers_enable_cors_options(cloud, build_api):
 
 def test_mock_status_selects_integration_response_by_pattern_and_templates_see_the_request(cloud, build_api):
     """For non-Lambda integrations the selection pattern is matched against the status code (developer guide,
-    "Integration responses"); templates see $input.params, $context, $stageVariables and $util as the
-    "mapping template variables reference" documents them."""
+    "Integration responses"); templates see $input.params, $context, $stageVariables and $util as "Variables
+    for data transformations for API Gateway" documents them, and a missing value renders as nothing."""
     response_template = (
         '{"code": "$input.params(\'code\')", "stage": "$context.stage", "method": "$context.httpMethod", '
         '"resource": "$context.resourcePath", "request": "$context.requestId", "flavour": "$stageVariables.flavour", '
         '"encoded": "$util.urlEncode(\'a b&c\')", "decoded": "$util.urlDecode(\'a+b%26c\')", '
         '"b64": "$util.base64Encode(\'hi\')", "plain": "$util.base64Decode(\'aGk=\')", '
-        '"escaped": "$util.escapeJavaScript($input.params(\'quote\'))", "ip": "$context.identity.sourceIp"}'
+        '"escaped": "$util.escapeJavaScript($input.params(\'quote\'))", "ip": "$context.identity.sourceIp", '
+        '"absent": "$input.params(\'absent\')$input.path(\'$.absent\')$context.identity.apiKey"}'
     )
     stage = build_api(
         cloud, {"type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": $input.params("code")}'}},
@@ -153,6 +154,7 @@ def test_mock_status_selects_integration_response_by_pattern_and_templates_see_t
     assert body["request"] == ok.headers.get("x-amzn-RequestId", body["request"]) and len(body["request"]) == 36
     assert (body["encoded"], body["decoded"], body["b64"], body["plain"]) == ("a+b%26c", "a b&c", "aGk=", "hi")
     assert body["escaped"] == 'say "hi"'
+    assert body["absent"] == ""  # null references print nothing in API Gateway, not their own text
     missing = requests.get(f"{stage}/things", params={"code": "404"}, timeout=10)
     assert missing.status_code == 404
     assert missing.json() == {"missing": "404"}

@@ -29,6 +29,7 @@ from moto.apigateway.models import RestAPI, apigateway_backends
 from werkzeug.wrappers import Request, Response
 
 from localcloud.apigateway import integrations, vtl
+from localcloud.apigateway.execution_log import ExecutionLog
 from localcloud.apigateway.integrations import ServiceAnswer
 from localcloud.awslambda import models as lambda_models
 from localcloud.awslambda import permissions
@@ -59,6 +60,7 @@ def internal_error(reason: str) -> GatewayError:
 def handle(request: Request, api_id: str, stage_name: str, path: str) -> Response:
     """Answer one request to ``{api_id}/{stage_name}{path}``."""
     request_id = str(uuid.uuid4())
+    log = None
     try:
         api, region = find_api(api_id)
         stage = api.stages.get(stage_name)
@@ -68,6 +70,9 @@ def handle(request: Request, api_id: str, stage_name: str, path: str) -> Respons
         method = resource.resource_methods.get(request.method) or resource.resource_methods.get("ANY")
         if method is None or method.method_integration is None:
             raise missing_token()
+        log = ExecutionLog(region, api_id, stage, resource_path, request.method, request_id)
+        log.info(f"Starting execution for request: {request_id}")
+        log.info(f"HTTP Method: {request.method}, Resource Path: {path}")
         integration = method.method_integration
         source_arn = f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage_name}/{request.method}{resource_path}"
         context = request_context(request, api, stage, resource, resource_path, path, request_id)
@@ -75,50 +80,69 @@ def handle(request: Request, api_id: str, stage_name: str, path: str) -> Respons
             function = lambda_function(integration.uri, region)
             require_permission(function, source_arn)
             event = proxy_event(request, api, stage, resource_path, path, path_parameters, context)
-            return proxy_response(invoke(function, json.dumps(event).encode("utf-8"), integration_timeout(integration)))
-        sources = parameter_sources(request, path_parameters, stage, context)
-        template = request_template(integration, request)
-        payload = request.get_data() if template is None else render(template, sources, sources["body"]).encode()
-        if integration.integration_type == "MOCK":
-            answer = ServiceAnswer(mock_status(payload), b"")
-            subject = str(answer.status)
-        elif integration.integration_type == "AWS" and integrations.LAMBDA_URI.match(integration.uri or ""):
-            function = lambda_function(integration.uri, region)
-            if integration.credentials:
-                require_role(integration.credentials)
-            else:
-                require_permission(function, source_arn)
-            invocation = invoke(function, passthrough_event(payload), integration_timeout(integration))
-            answer = ServiceAnswer(200, invocation.payload)
-            subject = str(invocation.error.get("errorMessage", "")) if invocation.function_error else None
-        elif integration.integration_type == "AWS":
-            require_role(integration.credentials)
-            mapped = integrations.map_request_parameters(integration.request_parameters, sources)
-            answer = integrations.call_service(integration.uri, integration.http_method, payload, mapped,
-                                               request.headers.get("Content-Type", "application/json"))
-            subject = str(answer.status)
-        else:  # PutIntegration refuses these; an API stored by other means still answers as AWS would
-            raise GatewayError(500, "Internal server error",
-                               f"integration type {integration.integration_type} is not supported by localcloud")
-        return method_response(integration, answer, subject, sources, request)
+            response = proxy_response(invoke(function, json.dumps(event).encode("utf-8"),
+                                             integration_timeout(integration)))
+        else:
+            sources = parameter_sources(request, path_parameters, stage, context)
+            log.info(f"Method request body before transformations: {sources['body']}")
+            answer, subject = integration_answer(integration, request, sources, region, source_arn, log)
+            log.info(f"Endpoint response body before transformations: {answer.body.decode('utf-8', 'replace')}")
+            response = method_response(integration, answer, subject, sources, request)
+            log.info(f"Method response body after transformations: {response.get_data(as_text=True)}")
+        log.info(f"Method completed with status: {response.status_code}")
+        response.headers["x-amzn-RequestId"] = request_id
+        return response
     except Exception as unexpected:  # API Gateway answers its own errors, and every other failure, in JSON
         error = unexpected if isinstance(unexpected, GatewayError) else GatewayError(500, "Internal server error")
         if not isinstance(unexpected, GatewayError):
             logger.exception("API %s stage %s %s %s failed", api_id, stage_name, request.method, path)
         if error.status >= 500:
             logger.warning("API %s stage %s %s %s: %s", api_id, stage_name, request.method, path, error)
+        if log is not None:
+            log.error(str(unexpected))
+            log.error(f"Method completed with status: {error.status}")
         return Response(
             json.dumps({"message": error.message}),
             status=error.status,
             mimetype="application/json",
             headers={"x-amzn-RequestId": request_id, "x-amzn-ErrorType": _error_type(error.status)},
         )
+    finally:
+        if log is not None:
+            log.flush()
+
+
+def integration_answer(integration, request: Request, sources: dict, region: str, source_arn: str,
+                       log: ExecutionLog) -> tuple[ServiceAnswer, str | None]:
+    """Run a non-proxy integration: its answer, and what its integration responses' selection patterns match."""
+    template = request_template(integration, request)
+    payload = request.get_data() if template is None else render(template, sources, sources["body"]).encode()
+    log.info(f"Endpoint request body after transformations: {payload.decode('utf-8', 'replace')}")
+    if integration.integration_type == "MOCK":
+        answer = ServiceAnswer(mock_status(payload), b"")
+        return answer, str(answer.status)
+    if integration.integration_type != "AWS":  # PutIntegration refuses these; an API stored otherwise fails here
+        raise GatewayError(500, "Internal server error",
+                           f"integration type {integration.integration_type} is not supported by localcloud")
+    if integrations.LAMBDA_URI.match(integration.uri or ""):
+        function = lambda_function(integration.uri, region)
+        if integration.credentials:
+            require_role(integration.credentials)
+        else:
+            require_permission(function, source_arn)
+        invocation = invoke(function, passthrough_event(payload), integration_timeout(integration))
+        error_message = str(invocation.error.get("errorMessage", "")) if invocation.function_error else None
+        return ServiceAnswer(200, invocation.payload), error_message
+    require_role(integration.credentials)
+    mapped = integrations.map_request_parameters(integration.request_parameters, sources)
+    answer = integrations.call_service(integration.uri, integration.http_method, payload, mapped,
+                                       request.headers.get("Content-Type", "application/json"))
+    return answer, str(answer.status)
 
 
 def _error_type(status: int) -> str:
-    return {403: "MissingAuthenticationTokenException", 504: "InternalServerErrorException"}.get(
-        status, "InternalServerErrorException"
-    )
+    return {400: "BadRequestException", 403: "MissingAuthenticationTokenException",
+            415: "UnsupportedMediaTypeException"}.get(status, "InternalServerErrorException")
 
 
 def find_api(api_id: str) -> tuple[RestAPI, str]:

@@ -1,6 +1,7 @@
 """Children that never outlive localcloud, and a work folder that belongs to one localcloud at a time.
 
-Every process localcloud starts (Lambda workers, training and serving containers) goes through
+Every process localcloud starts (Lambda workers, training and serving containers, the training
+zygotes that fork training containers: see :mod:`localcloud.algorithms.zygote`) goes through
 :func:`spawn`, which gives it
 
 - its own process group, so that ending it ends whatever it started too;
@@ -79,14 +80,19 @@ def spawn(argv: list[str], *, env: dict[str, str], pass_fds: tuple[int, ...] = (
     fd = watchdog_fd()
     env = dict(env, **{PARENT_FD_VARIABLE: str(fd)})
     process = subprocess.Popen(argv, env=env, pass_fds=(*pass_fds, fd), start_new_session=True, **popen)
-    records = _records
-    if records is not None:
-        (records / str(process.pid)).write_text(json.dumps({"command": _command_line(argv)}))
+    record(process.pid, argv)
     return process
 
 
-def forget(process: subprocess.Popen) -> None:
-    """Drop ``process``'s record once it has been reaped."""
+def record(pid: int, argv: list[str]) -> None:
+    """Record a session leader that runs ``argv`` (a child forked without exec runs its parent's) for :func:`sweep`."""
+    records = _records
+    if records is not None:
+        (records / str(pid)).write_text(json.dumps({"command": _command_line(argv)}))
+
+
+def forget(process) -> None:
+    """Drop ``process``'s record (anything with the ``pid`` of a recorded process) once it has been reaped."""
     records = _records
     if records is not None:
         (records / str(process.pid)).unlink(missing_ok=True)

@@ -149,6 +149,19 @@ def serve(load_model: Callable[[Path], Invocation]) -> None:
     server.serve_forever()
 
 
+def entry_module(package: str, name: str):
+    """``<package>.<name>`` (``train`` or ``serve``), imported for a container process.
+
+    An algorithm package may list in ``UNUSED_MODULES`` optional modules its libraries import that its
+    container never uses; they are made unimportable first (``sys.modules[name] = None``, which the
+    libraries' ``except ImportError`` fallbacks expect), since importing them is most of a container's
+    start-up.  Only container processes do this: localcloud and tests import the packages too.
+    """
+    for unused in getattr(importlib.import_module(package), "UNUSED_MODULES", ()):
+        sys.modules.setdefault(unused, None)
+    return importlib.import_module(f"{package}.{name}")
+
+
 def main(package: str, argv: list[str]) -> int:
     """``python -m <package> train|serve``: the container's entry points, from ``<package>.train.train``
     and ``<package>.serve.load_model``.  Started by localcloud, the container ends with it."""
@@ -156,9 +169,9 @@ def main(package: str, argv: list[str]) -> int:
     if parent_fd is not None:
         lifetimes.watch_parent(int(parent_fd))
     if argv[1:] == ["train"]:
-        return run_training(importlib.import_module(f"{package}.train").train)
+        return run_training(entry_module(package, "train").train)
     if argv[1:] == ["serve"]:
-        serve(importlib.import_module(f"{package}.serve").load_model)
+        serve(entry_module(package, "serve").load_model)
         return 0
     print(f"usage: python -m {package} train|serve", file=sys.stderr)
     return 2

@@ -1,7 +1,9 @@
 """Training jobs: lay out ``/opt/ml``, run the algorithm's ``train``, ship logs, metrics and the model.
 
 Each job runs in its own thread and its own process, through the secondary statuses the service
-reports: Starting, Downloading, Training, Uploading, then Completed, Failed or Stopped.
+reports: Starting, Downloading, Training, Uploading, then Completed, Failed or Stopped.  The process
+is forked from the algorithm's pre-imported zygote (:mod:`localcloud.sagemaker.zygotes`), or spawned
+when the algorithm cannot be forked safely.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from localcloud import config, lifetimes
 from localcloud.paths import confined
 from localcloud.sagemaker import images, storage
 from localcloud.sagemaker.models import TrainingJob, now
+from localcloud.sagemaker.zygotes import Zygotes
 
 logger = logging.getLogger("localcloud.sagemaker")
 
@@ -39,9 +42,20 @@ class TrainingRunner:
         self.log_sink = log_sink
         self._processes: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
+        self._zygotes = Zygotes()
+        self._finished: set[str] = set()
+        self._on_finish: dict[str, list] = {}
 
     def start(self, job: TrainingJob) -> None:
         threading.Thread(target=self._run, args=(job,), name=f"training-{job.name}", daemon=True).start()
+
+    def when_finished(self, job: TrainingJob, callback) -> None:
+        """Call ``callback()`` once ``job`` has ended (at once if it has); how a tuning job learns without polling."""
+        with self._lock:
+            if job.name not in self._finished:
+                self._on_finish.setdefault(job.name, []).append(callback)
+                return
+        callback()
 
     def stop(self, job: TrainingJob) -> None:
         with self._lock:
@@ -54,7 +68,8 @@ class TrainingRunner:
             processes = list(self._processes.values())
         for process in processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
+        self._zygotes.shutdown()
 
     # -- one job ----------------------------------------------------------------------------
 
@@ -67,6 +82,11 @@ class TrainingRunner:
             logger.exception("training job %s failed in localcloud", job.name)
             job.finish("Failed", "Failed", "Training job failed", f"InternalServerError: {error}")
         finally:
+            with self._lock:
+                self._finished.add(job.name)
+                callbacks = self._on_finish.pop(job.name, [])
+            for callback in callbacks:
+                callback()
             shutil.rmtree(run_dir, ignore_errors=True)
 
     def _train(self, job: TrainingJob, root: Path) -> None:
@@ -150,7 +170,7 @@ class TrainingRunner:
                "LOCALCLOUD_PRETRAINED_DIR": os.environ.get("LOCALCLOUD_PRETRAINED_DIR",
                                                            str(config.home() / "pretrained"))}
         env.update(job.request.get("Environment", {}))
-        process = lifetimes.spawn(
+        process = self._zygotes.start_training(job.algorithm, str(root), env) or lifetimes.spawn(
             [sys.executable, "-m", f"localcloud.algorithms.{job.algorithm}", "train"],
             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
@@ -184,7 +204,7 @@ class TrainingRunner:
             with self._lock:
                 self._processes.pop(job.name, None)
             if process.poll() is None:  # the log shipping failed: the job is over, its process too
-                os.killpg(process.pid, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 process.wait()
             lifetimes.forget(process)
         return exit_code, getattr(process, "timed_out", False)
@@ -207,13 +227,22 @@ def terminate(process: subprocess.Popen) -> None:
     """SIGTERM, as the service sends, then SIGKILL if the algorithm has not exited after a grace period."""
     if process.poll() is not None:
         return
-    os.killpg(process.pid, signal.SIGTERM)
+    signal_group(process, signal.SIGTERM)
 
     def kill() -> None:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            signal_group(process, signal.SIGKILL)
 
     threading.Timer(STOP_GRACE_SECONDS, kill).start()
+
+
+def signal_group(process, signum: int) -> None:
+    """Signal the process's group, which may be gone already: a forked process is reaped by its zygote,
+    which reports its status just after."""
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def pack(directory: Path) -> bytes:

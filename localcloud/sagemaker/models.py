@@ -247,6 +247,7 @@ class TuningJob:
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
+        self.wake = threading.Event()  # the tuner has something to act on: a training job ended, a stop request
 
     @property
     def config(self) -> dict[str, Any]:
@@ -675,6 +676,7 @@ class SageMakerBackend:
         job.stop_requested = True
         job.status = "Stopping"
         job.last_modified_time = now()
+        job.wake.set()
         return {}
 
     def _tuning_job(self, name: str) -> TuningJob:
@@ -717,6 +719,7 @@ class SageMakerBackend:
         job.stop_requested = True
         job.status = "Stopping"
         job.last_modified_time = now()
+        job.wake.set()
         return {}
 
     def _transform_job(self, name: str) -> TransformJob:

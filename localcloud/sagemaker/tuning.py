@@ -39,7 +39,6 @@ from localcloud.sagemaker.models import (
 
 logger = logging.getLogger("localcloud.sagemaker")
 
-POLL_SECONDS = 0.05
 DEFAULT_MAX_RUNTIME_SECONDS = 30 * 24 * 3600
 
 
@@ -140,6 +139,7 @@ def _tune(backend, job: TuningJob, strategy) -> None:
     completion: str | None = None  # why no further job is started, once one of the criteria is met
 
     while True:
+        job.wake.clear()  # before reading the jobs' statuses, so that no ending between the two is missed
         for trial in job.trials:
             if trial.job.status in TERMINAL_TRAINING_STATUSES and not trial.told:
                 trial.told = True
@@ -164,7 +164,8 @@ def _tune(backend, job: TuningJob, strategy) -> None:
                 running.append(_launch(backend, job, strategy))
         if not running and not job.stop_requested:
             break
-        time.sleep(POLL_SECONDS)
+        # Woken by a training job's end or a stop request; with no criterion met, also by the runtime limit.
+        job.wake.wait(timeout=max(0.0, deadline - time.monotonic()) if completion is None else None)
 
     if job.trials and all(t.job.status == "Failed" for t in job.trials):
         first = job.trials[0].job
@@ -214,6 +215,7 @@ def _launch(backend, job: TuningJob, strategy) -> TuningTrial:
     trial = TuningTrial(backend.training_jobs[name], tuned, token)
     with job.lock:
         job.trials.append(trial)
+    backend.trainer.when_finished(trial.job, job.wake.set)
     job.last_modified_time = trial.job.creation_time
     return trial
 

@@ -2,11 +2,12 @@
 
 A template sees ``$input`` (the body, ``json``/``path`` by JSONPath, the request's ``params``), ``$util``
 (``escapeJavaScript``, ``parseJson``, ``urlEncode``/``urlDecode``, ``base64Encode``/``base64Decode``),
-``$context`` and ``$stageVariables``, as the "mapping template and access logging variable reference"
-of the API Gateway developer guide describes them.  Values taken from JSON print as Java prints them
-(``true``, ``{a=1}``, ``[1, 2]``), since API Gateway's engine is Java's Velocity; a reference whose value is
-null prints nothing, as in API Gateway (plain Velocity prints the reference itself), so a missing
-``$input.params('x')`` or ``$input.path('$.x')`` inside quotes gives ``""``.
+``$context`` and ``$stageVariables``, as "Variables for data transformations for API Gateway" in the
+developer guide describes them, and ``$method.request.path.NAME`` (and ``querystring``, ``header``), which
+the guide does not list but API Gateway resolves and AWS's own examples use.  Values taken from JSON
+print as Java prints them (``true``, ``{a=1}``, ``[1, 2]``), since API Gateway's engine is Java's
+Velocity; a reference whose value is null prints nothing, as in API Gateway (plain Velocity prints the
+reference itself), so a missing ``$input.params('x')`` or ``$input.path('$.x')`` inside quotes gives ``""``.
 """
 
 from __future__ import annotations
@@ -128,6 +129,11 @@ class Input:
         self.body = body
         self._params = {"path": JavaMap(path_parameters), "querystring": JavaMap(query), "header": JavaMap(headers)}
 
+    def method_request(self) -> JavaMap:
+        """``$method.request.{path,querystring,header}.NAME``: the parameters under the names that parameter
+        mappings use, which templates read too (AWS's DynamoDB proxy examples key items on them)."""
+        return JavaMap(request=JavaMap(self._params))
+
     def _document(self) -> Any:
         if not self.body.strip():
             return {}
@@ -211,7 +217,7 @@ def install() -> None:
 def render(template: str, input_variable: Input, context: dict, stage_variables: dict) -> str:
     """The template's output; :class:`TemplateFailed` with the reason when it cannot be evaluated."""
     namespace = {"input": input_variable, "util": Util(), "context": java(context),
-                 "stageVariables": JavaMap(stage_variables)}
+                 "stageVariables": JavaMap(stage_variables), "method": input_variable.method_request()}
     try:
         return airspeed.Template(template).merge(namespace)
     except TemplateFailed:

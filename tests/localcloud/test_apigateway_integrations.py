@@ -249,6 +249,43 @@ def test_dynamodb_actions_put_get_query_and_scan(aws, cloud, build_api, api_role
     assert "ResourceNotFoundException" in refused.text
 
 
+def test_the_sdk_examples_profiles_api_stores_lists_and_reads_items(aws, cloud, api_role, unique):
+    """The flow of the AWS SDK for Python example "API Gateway REST API backed by DynamoDB" (issue 16): Scan,
+    PutItem and GetItem action integrations with JSON request templates, WHEN_NO_TEMPLATES, empty response
+    templates (the service's answer passes through) and a GetItem key taken from $method.request.path."""
+    table = f"profiles-{unique}"
+    aws("dynamodb").create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                 AttributeDefinitions=[{"AttributeName": "username", "AttributeType": "S"}],
+                                 KeySchema=[{"AttributeName": "username", "KeyType": "HASH"}])
+    apigateway = aws("apigateway")
+    api_id = apigateway.create_rest_api(name=f"profiles-{unique}")["id"]
+    root = next(r["id"] for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    profiles = apigateway.create_resource(restApiId=api_id, parentId=root, pathPart="profiles")["id"]
+    username = apigateway.create_resource(restApiId=api_id, parentId=profiles, pathPart="{username}")["id"]
+    for resource, verb, action, template in [
+        (profiles, "GET", "Scan", {"TableName": table}),
+        (profiles, "POST", "PutItem", {"TableName": table, "Item": {
+            "username": {"S": "$input.path('$.username')"}, "title": {"S": "$input.path('$.title')"}}}),
+        (username, "GET", "GetItem", {"TableName": table, "Key": {"username": {"S": "$method.request.path.username"}}}),
+    ]:
+        method = dict(restApiId=api_id, resourceId=resource, httpMethod=verb)
+        apigateway.put_method(**method, authorizationType="NONE")
+        apigateway.put_method_response(**method, statusCode="200", responseModels={"application/json": "Empty"})
+        apigateway.put_integration(**method, type="AWS", integrationHttpMethod="POST", credentials=api_role,
+                                   uri=f"arn:aws:apigateway:us-east-1:dynamodb:action/{action}",
+                                   requestTemplates={"application/json": json.dumps(template)},
+                                   passthroughBehavior="WHEN_NO_TEMPLATES")
+        apigateway.put_integration_response(**method, statusCode="200", responseTemplates={"application/json": ""})
+    apigateway.create_deployment(restApiId=api_id, stageName="test")
+    url = f"{cloud.endpoint_url}/_aws/execute-api/{api_id}/test/profiles"
+    for name, title in [("will", "playwright"), ("jane", "author")]:
+        assert requests.post(url, json={"username": name, "title": title}, timeout=10).status_code == 200
+    listed = requests.get(url, timeout=10).json()
+    assert sorted(item["username"]["S"] for item in listed["Items"]) == ["jane", "will"]
+    assert requests.get(f"{url}/jane", timeout=10).json()["Item"] == {"username": {"S": "jane"},
+                                                                     "title": {"S": "author"}}
+
+
 def test_sqs_sns_and_s3_integrations(aws, cloud, build_api, api_role, unique):
     """SQS SendMessage (path form with a form-encoded body), SNS Publish (action form with query string
     parameters) and S3 objects (path override with path parameters), as the developer guide's "Tutorial:

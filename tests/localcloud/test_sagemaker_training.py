@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
+from tests.localcloud.background import descendants, running
+from tests.localcloud.conftest import wait_for
 from tests.localcloud.sagemaker_support import (
     BUCKET,
     ROLE,
@@ -231,3 +236,63 @@ def test_a_job_stopped_as_soon_as_it_is_created_never_trains_to_the_end(aws, tra
     aws("sagemaker").stop_training_job(TrainingJobName=name)
     job = wait_for_job(aws("sagemaker"), name)
     assert job["TrainingJobStatus"] == "Stopped"
+
+
+def xgboost_zygotes() -> list:
+    """The XGBoost zygotes of the localcloud running in this test process."""
+    return [p for p in descendants(os.getpid())
+            if p.ppid == os.getpid() and "localcloud.algorithms.zygote xgboost" in p.command]
+
+
+def training_process(zygote_pid: int):
+    """The training job process the zygote forked (the one job training in these tests)."""
+    found = wait_for(lambda: [p for p in descendants(os.getpid()) if p.ppid == zygote_pid], timeout=30)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_training_job_runs_in_a_session_of_its_own_and_a_dead_zygote_is_replaced(aws, train_uri, unique):
+    """AWS runs each training job in a container of its own, which StopTrainingJob ends with SIGTERM
+    ("How Amazon SageMaker Runs Your Training Image", docs.aws.amazon.com/sagemaker/latest/dg/
+    your-algorithms-training-algo-dockerfile.html): here a process forked from the algorithm's
+    zygote, leading its own session, and a zygote that died does not stop the next job from training."""
+    name = f"forked-{unique}"
+    long_job(aws, name, train_uri)
+    [zygote] = xgboost_zygotes()
+    child = training_process(zygote.pid)
+    assert os.getsid(child.pid) == child.pid != os.getsid(zygote.pid)
+    aws("sagemaker").stop_training_job(TrainingJobName=name)
+    assert wait_for_job(aws("sagemaker"), name)["TrainingJobStatus"] == "Stopped"
+    assert not running(child.pid)
+
+    os.kill(zygote.pid, signal.SIGKILL)
+    wait_for(lambda: not running(zygote.pid))
+    job = run(aws, training_request(f"after-zygote-{unique}", train_uri, hyperparameters={"num_round": 3}))
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert [p.pid for p in xgboost_zygotes()] != [zygote.pid]
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads other processes' environment in /proc")
+def test_a_jobs_environment_reaches_its_process_and_the_hosts_credentials_do_not(aws, train_uri, unique,
+                                                                                  monkeypatch):
+    """A training job's ``Environment`` is set in its container (CreateTrainingJob API reference,
+    ``Environment``); the container has no credentials but its role's, none of the host's.  A job whose
+    environment differs from the zygote's gets a zygote of its own, and the previous one exits."""
+    canary = f"host-secret-{unique}"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", canary)
+    run(aws, training_request(f"plain-env-{unique}", train_uri, hyperparameters={"num_round": 2}))
+    [previous] = xgboost_zygotes()
+
+    name = f"own-env-{unique}"
+    long_job(aws, name, train_uri, Environment={"WORKSHOP_MARK": unique})
+    try:
+        [zygote] = wait_for(lambda: [p for p in xgboost_zygotes() if p.pid != previous.pid], timeout=30)
+        child = training_process(zygote.pid)
+        for pid in (zygote.pid, child.pid):
+            environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert f"WORKSHOP_MARK={unique}".encode() in environment
+            assert not [v for v in environment if canary.encode() in v or v.startswith(b"AWS_")]
+        wait_for(lambda: not running(previous.pid))
+    finally:
+        aws("sagemaker").stop_training_job(TrainingJobName=name)
+        wait_for_job(aws("sagemaker"), name)

@@ -444,17 +444,23 @@ def method_response(integration, answer: ServiceAnswer, subject: str | None, sou
     one, which has no pattern; its templates and response parameters applied."""
     chosen = select_integration_response(integration, subject)
     body_text = answer.body.decode("utf-8", "replace")
-    templates = {content_type: template for content_type, template in (chosen.response_templates or {}).items()}
-    accepted = request.accept_mimetypes.best_match(list(templates)) if templates else None
-    content_type = accepted or ("application/json" if "application/json" in templates else next(iter(templates), None))
+    templates = dict(chosen.response_templates or {})
+    content_type = response_content_type(templates, request)
     if content_type is not None and templates[content_type]:
         data = render(templates[content_type], sources, body_text).encode("utf-8")
     else:
         data = answer.body
-    response = Response(data, status=int(chosen.status_code), mimetype=content_type or "application/json")
+    response = Response(data, status=int(chosen.status_code), content_type=content_type or "application/json")
     for name, value in response_parameters(chosen.response_parameters, answer, body_text, sources).items():
         response.headers[name] = value
     return response
+
+
+def response_content_type(templates: dict, request: Request) -> str | None:
+    """The response template for the type the client accepts by name (a wildcard names none), else for
+    ``application/json``, else the first one."""
+    named = next((value for value, _ in request.accept_mimetypes if value in templates), None)
+    return named or ("application/json" if "application/json" in templates else next(iter(templates), None))
 
 
 def select_integration_response(integration, subject: str | None):

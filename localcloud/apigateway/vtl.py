@@ -13,6 +13,7 @@ reference itself), so a missing ``$input.params('x')`` or ``$input.path('$.x')``
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 import json
 import re
@@ -214,12 +215,18 @@ def install() -> None:
     airspeed.FormalReference.evaluate_raw = _print_null_as_nothing
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str) -> airspeed.Template:
+    """A template parses once, not on every request (merging keeps no state in it)."""
+    return airspeed.Template(template)
+
+
 def render(template: str, input_variable: Input, context: dict, stage_variables: dict) -> str:
     """The template's output; :class:`TemplateFailed` with the reason when it cannot be evaluated."""
     namespace = {"input": input_variable, "util": Util(), "context": java(context),
                  "stageVariables": JavaMap(stage_variables), "method": input_variable.method_request()}
     try:
-        return airspeed.Template(template).merge(namespace)
+        return _compiled(template).merge(namespace)
     except TemplateFailed:
         raise
     except airspeed.TemplateExecutionError as error:

@@ -160,6 +160,20 @@ def test_mock_status_selects_integration_response_by_pattern_and_templates_see_t
     assert missing.json() == {"missing": "404"}
 
 
+def test_the_response_template_is_chosen_by_accept(cloud, build_api):
+    """The integration response's template for the content type the client accepts is applied and names the
+    response's Content-Type; without a named match, application/json's (developer guide, "Mapping template
+    transformations for REST APIs")."""
+    stage = build_api(cloud, {"type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": 200}'}},
+                      [{"statusCode": "200", "responseTemplates": {"application/xml": "<ok/>",
+                                                                   "application/json": '{"ok": true}'}}],
+                      method="GET")
+    xml = requests.get(f"{stage}/x", headers={"Accept": "application/xml"}, timeout=10)
+    assert (xml.text, xml.headers["Content-Type"]) == ("<ok/>", "application/xml")
+    anything = requests.get(f"{stage}/x", headers={"Accept": "*/*"}, timeout=10)
+    assert (anything.json(), anything.headers["Content-Type"]) == ({"ok": True}, "application/json")
+
+
 @pytest.mark.parametrize("behavior, templates, content_type, expected", [
     ("WHEN_NO_MATCH", {"application/json": '{"statusCode": 201}'}, "text/plain", 200),
     ("WHEN_NO_MATCH", {"application/json": '{"statusCode": 201}'}, "application/json", 201),

@@ -5,8 +5,9 @@ an integration localcloud could not perform is refused when it is defined, never
 Supported are ``AWS_PROXY`` (Lambda), ``MOCK``, and ``AWS`` with Lambda's invoke path or an action or path
 of DynamoDB, SQS, SNS or S3, with a ``Credentials`` role that exists and that API Gateway may assume
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/integrating-api-with-aws-services-lambda.html).
-``HTTP``/``HTTP_PROXY`` are refused: an offline workshop has no backend on the internet to proxy to, and
-a loopback one would be a stand-in for something that does not exist on AWS.
+``HTTP``/``HTTP_PROXY`` are refused: an integration with a loopback URL would work offline and never on
+AWS (API Gateway cannot reach the user's machine), and any other URL needs the internet, which the
+workshop runs without.
 
 A service call (:func:`call_service`) is made in-process, to the same moto backends the service's own
 endpoint serves, as the request API Gateway would send: the action's protocol (``X-Amz-Target`` for
@@ -37,7 +38,7 @@ from localcloud.iam import policies
 
 SERVICE_PRINCIPAL = "apigateway.amazonaws.com"
 TYPES = ("AWS_PROXY", "AWS", "MOCK")
-SERVICES = ("dynamodb", "sqs", "sns", "s3", "lambda")
+SERVICES = ("dynamodb", "sqs", "sns", "s3")  # called by call_service; Lambda runs through localcloud's runtime
 LAMBDA_URI = re.compile(
     r"^arn:aws[a-z-]*:apigateway:(?P<region>[a-z0-9-]+):lambda:path/2015-03-31/functions/(?P<function>.+)/invocations$"
 )
@@ -58,7 +59,7 @@ PASSTHROUGH_BEHAVIORS = ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER")
 _JSON_TARGET_PREFIX = {"dynamodb": "DynamoDB_20120810"}
 _JSON_CONTENT_TYPE = {"dynamodb": "application/x-amz-json-1.0"}
 SUPPORTED = (f"integration types {', '.join(TYPES)}; AWS integrations with Lambda (path/2015-03-31/functions/"
-             f"{{arn}}/invocations) or an action or path of {', '.join(s for s in SERVICES if s != 'lambda')}")
+             f"{{arn}}/invocations) or an action or path of {', '.join(SERVICES)}")
 
 
 @dataclass

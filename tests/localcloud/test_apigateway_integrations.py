@@ -66,6 +66,8 @@ def test_put_integration_refuses_what_localcloud_cannot_perform(aws, unique, api
         "HTTP": dict(type="HTTP", integrationHttpMethod="GET", uri="https://example.com/"),
         "kinesis": dict(type="AWS", integrationHttpMethod="POST", credentials=api_role,
                         uri="arn:aws:apigateway:us-east-1:kinesis:action/PutRecord"),
+        "cannot call the lambda service": dict(type="AWS", integrationHttpMethod="GET", credentials=api_role,
+                                               uri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions"),
         "not an action": dict(type="AWS", integrationHttpMethod="POST", credentials=api_role,
                               uri="arn:aws:apigateway:us-east-1:dynamodb:action/PutThing"),
         "Role ARN": dict(type="AWS", integrationHttpMethod="POST",

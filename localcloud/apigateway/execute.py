@@ -451,7 +451,7 @@ def method_response(integration, answer: ServiceAnswer, subject: str | None, sou
     else:
         data = answer.body
     response = Response(data, status=int(chosen.status_code), content_type=content_type or "application/json")
-    for name, value in response_parameters(chosen.response_parameters, answer, body_text, sources).items():
+    for name, value in integrations.map_response_parameters(chosen.response_parameters, answer, sources).items():
         response.headers[name] = value
     return response
 
@@ -480,34 +480,3 @@ def select_integration_response(integration, subject: str | None):
         raise GatewayError(500, "Internal server error", "Execution failed due to configuration error: "
                            "No match for output mapping and no default output mapping")
     return chosen
-
-
-def response_parameters(parameters: dict | None, answer: ServiceAnswer, body_text: str, sources: dict) -> dict:
-    """``method.response.header.NAME`` values: a static ``'value'``, an integration response header or body
-    (or a JSONPath into it), a stage or context variable."""
-    headers = {}
-    answer_headers = {name.lower(): value for name, value in answer.headers.items()}
-    for target, source in (parameters or {}).items():
-        if not target.startswith("method.response.header."):
-            continue
-        name = target[len("method.response.header."):]
-        value: object = None
-        if source.startswith("'") and source.endswith("'") and len(source) >= 2:
-            value = source[1:-1]
-        elif source.startswith(("integration.response.header.", "integration.response.multivalueheader.")):
-            value = answer_headers.get(source.rsplit(".", 1)[1].lower())
-        elif source == "integration.response.body":
-            value = body_text
-        elif source.startswith("integration.response.body."):
-            try:
-                value = vtl.plain(vtl.json_path(json.loads(body_text), "$." + source[len("integration.response.body."):]))
-            except (ValueError, vtl.TemplateFailed):
-                value = None
-            value = value if value is None or isinstance(value, str) else json.dumps(value)
-        elif source.startswith("stageVariables."):
-            value = sources["stageVariables"].get(source.split(".", 1)[1])
-        elif source.startswith("context."):
-            value = sources["context"].get(source.split(".", 1)[1])
-        if value is not None:
-            headers[name] = str(value)
-    return headers

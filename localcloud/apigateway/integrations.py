@@ -157,31 +157,53 @@ def map_request_parameters(request_parameters: dict | None, sources: dict[str, A
     mapped: dict[str, dict[str, str]] = {"path": {}, "querystring": {}, "header": {}}
     for target, source in (request_parameters or {}).items():
         kind, name = _MAPPING_TARGET.match(target).groups()
-        value = _source_value(_MAPPING_SOURCE.match(source), sources)
+        value = mapped_value(source, sources, sources["body"], {})
         if value is not None:
             mapped[kind][name] = value
     return mapped
 
 
-def _source_value(match: re.Match, sources: dict[str, Any]) -> str | None:
-    kind, name, body_path, stage_variable, context_path, static = match.groups()
-    if static is not None:
-        return static
-    if kind:
-        value = sources[kind].get(name)
-        return ",".join(value) if isinstance(value, list) else value
-    if stage_variable:
-        return sources["stageVariables"].get(stage_variable)
-    if context_path:
+def map_response_parameters(response_parameters: dict | None, answer: ServiceAnswer,
+                            sources: dict[str, Any]) -> dict[str, str]:
+    """``method.response.header.NAME`` values from the integration's answer."""
+    body = answer.body.decode("utf-8", "replace")
+    headers = {}
+    for target, source in (response_parameters or {}).items():
+        value = mapped_value(source, sources, body, answer.headers)
+        if value is not None and target.startswith("method.response.header."):
+            headers[target[len("method.response.header."):]] = value
+    return headers
+
+
+def mapped_value(expression: str, sources: dict[str, Any], body: str, headers: dict[str, str]) -> str | None:
+    """The value of a mapping expression ("API Gateway API request and response data mapping reference"):
+    ``'static'``, ``stageVariables.NAME``, ``context.NAME``, a method request parameter, the request's (or,
+    with ``integration.response``, the answer's) body or a JSONPath into it, or an answer's header."""
+    if len(expression) >= 2 and expression[0] == expression[-1] == "'":
+        return expression[1:-1]
+    head, _, rest = expression.partition(".")
+    if head == "stageVariables":
+        return sources["stageVariables"].get(rest)
+    if head == "context":
         value: Any = sources["context"]
-        for part in context_path.split("."):
+        for part in rest.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         return None if value is None else str(value)
-    body = sources["body"]
-    if match.group(0) == "method.request.body":
+    parameter = re.match(r"^(?:method\.request|integration\.response)\.(path|querystring|multivaluequerystring|header"
+                         r"|multivalueheader)\.(.+)$", expression)
+    if parameter is not None:
+        kind, name = parameter.groups()
+        if expression.startswith("integration.response"):
+            return next((value for header, value in headers.items() if header.lower() == name.lower()), None)
+        value = sources[kind].get(name)
+        return ",".join(value) if isinstance(value, list) else value
+    body_path = re.match(r"^(?:method\.request|integration\.response)\.body(?:\.(.+))?$", expression)
+    if body_path is None:
+        return None
+    if body_path.group(1) is None:
         return body
     try:
-        value = json_path(json.loads(body or "{}"), "$." + body_path)
+        value = json_path(json.loads(body or "{}"), "$." + body_path.group(1))
     except (ValueError, TemplateFailed):
         return None
     return None if value is None else (value if isinstance(value, str) else json.dumps(value))

@@ -238,13 +238,15 @@ def test_dynamodb_actions_put_get_query_and_scan(aws, cloud, build_api, api_role
                                  AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                                  KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
 
-    def action(name: str, template: str, response_template: str | None = None, method: str = "POST") -> str:
+    def action(name: str, template: str, response_template: str | None = None, method: str = "POST",
+               headers: dict | None = None) -> str:
         templates = {"application/json": response_template} if response_template else {}
         return build_api(cloud, {"type": "AWS", "integrationHttpMethod": "POST", "credentials": api_role,
                                  "uri": f"arn:aws:apigateway:us-east-1:dynamodb:action/{name}",
                                  "requestTemplates": {"application/json": template}},
-                         [{"statusCode": "200", "responseTemplates": templates},
-                          {"statusCode": "400", "selectionPattern": "4\\d{2}"}], method=method)
+                         [{"statusCode": "200", "responseTemplates": templates, "responseParameters": headers or {}},
+                          {"statusCode": "400", "selectionPattern": "4\\d{2}"}], method=method,
+                         method_responses={"200": {"responseParameters": dict.fromkeys(headers or {}, False)}})
 
     put = action("PutItem", f'{{"TableName": "{table}", "Item": {{"pk": {{"S": "$input.path(\'$.pk\')"}}, '
                             f'"data": {{"S": "$util.escapeJavaScript($input.json(\'$.data\'))"}}}}}}')
@@ -255,8 +257,12 @@ def test_dynamodb_actions_put_get_query_and_scan(aws, cloud, build_api, api_role
     assert requests.get(f"{get}/x", params={"pk": "a"}, timeout=10).json() == {"pk": "a", "data": {"n": 1}}
     query = action("Query", f'{{"TableName": "{table}", "KeyConditionExpression": "pk = :pk", '
                             f'"ExpressionAttributeValues": {{":pk": {{"S": "$input.params(\'pk\')"}}}}}}',
-                   '{"count": $input.path(\'$.Count\')}', method="GET")
-    assert requests.get(f"{query}/x", params={"pk": "b"}, timeout=10).json() == {"count": 1}
+                   '{"count": $input.path(\'$.Count\')}', method="GET",
+                   headers={"method.response.header.X-Count": "integration.response.body.Count",
+                            "method.response.header.X-Type": "integration.response.header.Content-Type"})
+    queried = requests.get(f"{query}/x", params={"pk": "b"}, timeout=10)
+    assert queried.json() == {"count": 1}
+    assert (queried.headers["X-Count"], queried.headers["X-Type"]) == ("1", "application/x-amz-json-1.0")
     scan = action("Scan", f'{{"TableName": "{table}"}}', "$input.json('$.Items[*].pk.S')", method="GET")
     assert sorted(requests.get(f"{scan}/x", timeout=10).json()) == ["a", "b"]
     missing = action("Scan", '{"TableName": "no-such-table"}', method="GET")

@@ -46,7 +46,7 @@ _request = threading.local()  # whether the PutBucketNotificationConfiguration b
 
 
 class DestinationsNotValidated(S3ClientError):
-    """S3's refusal of destinations it may not deliver to, one (ARN, why) a destination."""
+    """S3's refusal of the destinations it may not deliver to: an (ARN, why) pair for each."""
 
     code = "InvalidArgument"
 
@@ -94,8 +94,9 @@ def _topic_refusal(arn: str, bucket_arn: str, account_id: str) -> str | None:
 
 
 def _function_refusal(arn: str, bucket_arn: str, account_id: str) -> str | None:
+    parts = arn.split(":")  # arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
     try:
-        function = lambda_models.find_function(arn, arn.split(":")[3], account_id)
+        function = lambda_models.find_function(arn, parts[3], parts[4]) if len(parts) >= 7 else None
     except UnknownFunctionException:  # S3 answers a missing function as one it may not invoke
         function = None
     if function is None or not lambda_permissions.invoke_allowed(function, S3_PRINCIPAL, bucket_arn, account_id):

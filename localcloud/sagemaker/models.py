@@ -719,7 +719,6 @@ class SageMakerBackend:
         job.stop_requested = True
         job.status = "Stopping"
         job.last_modified_time = now()
-        job.wake.set()
         return {}
 
     def _transform_job(self, name: str) -> TransformJob:

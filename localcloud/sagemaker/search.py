@@ -2,8 +2,18 @@
 ``Random``, ``Grid`` and ``Bayesian`` strategies over it.
 
 Values go to training jobs as the service sends them: integers as ``"7"``, continuous values as
-Python's shortest ``repr`` of the float, categorical values as given.  ``ScalingType`` ``Auto`` is
-searched on the linear scale (the service picks a scale it does not disclose).  ``Bayesian`` is
+Python's shortest ``repr`` of the float, categorical values as given.
+
+``ScalingType`` ``Auto``: the service "chooses the best scale for the hyperparameter" without saying
+how; its guidance ("Define Hyperparameter Ranges", docs.aws.amazon.com/sagemaker/latest/dg/
+automatic-model-tuning-define-ranges.html) is to search logarithmically a range that spans several
+orders of magnitude, and reverse-logarithmically one very close to 1.  localcloud's rule, applied
+when the tuning job is created (:func:`auto_scaling`): ``Logarithmic`` if ``0 < MinValue`` and
+``MaxValue / MinValue >= 100`` (two orders of magnitude or more, e.g. a learning rate from 0.0001 to
+1); else, for a continuous range, ``ReverseLogarithmic`` if ``0 <= MinValue < MaxValue < 1`` and
+``(1 - MinValue) / (1 - MaxValue) >= 100`` (e.g. a momentum from 0.9 to 0.9999); else ``Linear``.
+
+``Bayesian`` is
 Optuna's tree-structured Parzen estimator (TPE): it starts with random configurations and then models
 the objective from the finished jobs; with several jobs in parallel it treats those still running as
 "constant liars" so that it does not propose the same region twice.
@@ -62,6 +72,18 @@ def _number(range_: dict, key: str, kind: str) -> float:
     return value
 
 
+AUTO_LOG_RATIO = 100.0
+
+
+def auto_scaling(kind: str, low: float, high: float) -> str:
+    """The scale ``ScalingType: Auto`` searches a range on (the rule in the module's docstring)."""
+    if low > 0 and high / low >= AUTO_LOG_RATIO:
+        return "Logarithmic"
+    if kind == "Continuous" and 0 <= low < high < 1 and (1 - low) / (1 - high) >= AUTO_LOG_RATIO:
+        return "ReverseLogarithmic"
+    return "Linear"
+
+
 def parameter_space(ranges: dict[str, list[dict]]) -> list[Parameter]:
     """The parameters of ``ParameterRanges``, checked as the service checks them."""
     space: list[Parameter] = []
@@ -78,7 +100,8 @@ def parameter_space(ranges: dict[str, list[dict]]) -> list[Parameter]:
             if scaling == "ReverseLogarithmic" and (kind == "Integer" or not 0 <= low < high < 1):
                 raise InvalidRanges(f"ReverseLogarithmic scaling of parameter range {range_['Name']} is valid only for "
                                     "continuous ranges with 0 <= MinValue < MaxValue < 1.")
-            space.append(Parameter(range_["Name"], kind, low, high, "Linear" if scaling == "Auto" else scaling))
+            space.append(Parameter(range_["Name"], kind, low, high,
+                                   auto_scaling(kind, low, high) if scaling == "Auto" else scaling))
     for range_ in ranges.get("CategoricalParameterRanges", []):
         values = tuple(range_["Values"])
         if len(set(values)) != len(values):

@@ -218,6 +218,33 @@ def test_random_search_with_a_seed_is_reproducible(aws, channels):
     assert chosen[0][0] != chosen[0][1]
 
 
+def test_auto_scaling_searches_a_range_spanning_orders_of_magnitude_on_a_log_scale(aws, channels):
+    """``ScalingType: Auto`` lets the service choose the scale (API reference, ContinuousParameterRange);
+    its guidance ("Define Hyperparameter Ranges") is a logarithmic scale for a range spanning several
+    orders of magnitude, and reverse-logarithmic for one close to 1.  localcloud's rule (search.py):
+    eta in [0.0001, 1] is drawn like the same range on a Logarithmic scale, and unlike it on a Linear
+    one (whose median draw is about 0.5); subsample in [0.5, 1] stays linear."""
+    sagemaker = aws("sagemaker")
+    ranges = {"ContinuousParameterRanges": [
+        {"Name": "eta", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Auto"},
+        {"Name": "subsample", "MinValue": "0.5", "MaxValue": "1", "ScalingType": "Auto"}]}
+    drawn = {}
+    for scaling in ("Auto", "Logarithmic", "Linear"):
+        name = f"xgb-auto-scale-{scaling.lower()}"
+        ranges["ContinuousParameterRanges"][0]["ScalingType"] = scaling
+        sagemaker.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=name, TrainingJobDefinition=definition(channels, {**STATIC, "num_round": "1"}),
+            HyperParameterTuningJobConfig=config("Random", ranges, 6, 3, RandomSeed=3))
+        assert wait_for_tuning(sagemaker, name)["HyperParameterTuningJobStatus"] == "Completed"
+        described = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        assert described["HyperParameterTuningJobConfig"]["ParameterRanges"] == ranges  # echoed as given
+        drawn[scaling] = sorted((s["TunedHyperParameters"] for s in training_jobs(sagemaker, name)),
+                                key=lambda tuned: tuned["subsample"])
+    assert drawn["Auto"] == drawn["Logarithmic"]
+    assert drawn["Auto"] != drawn["Linear"]
+    assert sorted(float(t["eta"]) for t in drawn["Auto"])[3] < 0.1 < sorted(float(t["eta"]) for t in drawn["Linear"])[3]
+
+
 def test_grid_search_runs_every_combination_of_categorical_ranges_once(aws, channels):
     sagemaker = aws("sagemaker")
     ranges = {"CategoricalParameterRanges": [{"Name": "max_depth", "Values": ["2", "4"]},

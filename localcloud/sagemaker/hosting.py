@@ -57,7 +57,69 @@ class VariantUnavailable(Exception):
 class ContainerReply:
     status: int
     body: bytes
-    headers: dict[str, str]
+    headers: dict[str, str]  # names lower-cased
+
+
+class _ContainerConnection:
+    """A kept-alive HTTP/1.1 connection to a serving process (:func:`localcloud.algorithms.container.serve`).
+
+    Every request goes out in one write (Nagle's algorithm off), and the answer is read by its
+    ``Content-Length``: for these small requests ``http.client`` spent three times the CPU of this
+    exchange (its header parsing goes through the ``email`` package), and localcloud's one process
+    is what limits InvokeEndpoint under load.
+    """
+
+    _MAX_LINE = 65536
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader = self.sock.makefile("rb")
+
+    @staticmethod
+    def request(port: int, body: bytes, headers: dict[str, str]) -> bytes:
+        """The request on the wire; ``ValueError`` for a header that cannot be sent (a line break, or a
+        character outside Latin-1), as ``http.client`` refuses it."""
+        lines = [f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"]
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"Invalid header value {value!r}")
+            lines.append(f"{name}: {value}\r\n")
+        lines.append("\r\n")
+        return "".join(lines).encode("latin-1") + body
+
+    def post(self, request: bytes, timeout: float) -> tuple[ContainerReply, bool]:
+        """The container's reply, and whether the connection may serve another request.  Raises
+        ``TimeoutError`` past ``timeout`` and ``OSError`` if the connection fails."""
+        self.sock.settimeout(timeout)
+        self.sock.sendall(request)
+
+        status_line = self._reader.readline(self._MAX_LINE)
+        version, _, rest = status_line.partition(b" ")
+        if not version.startswith(b"HTTP/") or not rest[:3].isdigit():
+            raise ConnectionError(f"the serving process answered {status_line[:100]!r}" if status_line
+                                  else "the serving process closed the connection")
+        reply_headers = {}
+        while True:
+            line = self._reader.readline(self._MAX_LINE)
+            if line in (b"\r\n", b"\n"):
+                break
+            if not line:
+                raise ConnectionError("the serving process closed the connection mid-reply")
+            name, _, value = line.decode("latin-1").partition(":")
+            reply_headers[name.strip().lower()] = value.strip()
+        length = reply_headers.get("content-length")
+        if length is not None and not length.isdigit():
+            raise ConnectionError(f"the serving process answered Content-Length {length[:100]!r}")
+        reply_body = self._reader.read(int(length)) if length is not None else self._reader.read()
+        if length is not None and len(reply_body) != int(length):
+            raise ConnectionError("the serving process closed the connection mid-reply")
+        reusable = length is not None and reply_headers.get("connection", "").lower() != "close"
+        return ContainerReply(int(rest[:3]), reply_body, reply_headers), reusable
+
+    def close(self) -> None:
+        self._reader.close()
+        self.sock.close()
 
 
 class VariantServer:
@@ -86,7 +148,7 @@ class VariantServer:
             [sys.executable, "-m", f"localcloud.algorithms.{algorithm}", "serve"],
             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
-        self._connections: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
+        self._connections: queue.SimpleQueue[_ContainerConnection] = queue.SimpleQueue()
         self._in_flight = 0
         self._idle = threading.Condition()
         region, group = endpoint.region, f"/aws/sagemaker/Endpoints/{endpoint.name}"
@@ -131,24 +193,26 @@ class VariantServer:
                 self._idle.notify_all()
 
     def _send(self, body: bytes, headers: dict[str, str], timeout: float) -> ContainerReply:
+        request = _ContainerConnection.request(self.port, body, headers)
+        connection = None
         try:
-            connection = self._connections.get_nowait()
-        except queue.Empty:
-            connection = http.client.HTTPConnection("127.0.0.1", self.port)
-        connection.timeout = timeout
-        if connection.sock is not None:
-            connection.sock.settimeout(timeout)
-        try:
-            connection.request("POST", "/invocations", body=body, headers=headers)
-            response = connection.getresponse()
-            reply = ContainerReply(response.status, response.read(), {k.lower(): v for k, v in response.getheaders()})
+            try:
+                connection = self._connections.get_nowait()
+            except queue.Empty:
+                connection = _ContainerConnection(self.port)
+            reply, reusable = connection.post(request, timeout)
         except TimeoutError:
-            connection.close()
+            if connection is not None:
+                connection.close()
             raise ContainerTimeout() from None
-        except (OSError, http.client.HTTPException) as error:
-            connection.close()
+        except OSError as error:
+            if connection is not None:
+                connection.close()
             raise VariantUnavailable(str(error)) from None
-        self._connections.put(connection)
+        if reusable:
+            self._connections.put(connection)
+        else:
+            connection.close()
         return reply
 
     def stop(self, drain: bool) -> None:

@@ -147,19 +147,10 @@ def invoke_endpoint(request: Request, endpoint_name: str) -> Response:
                "Accept": request.headers.get("Accept", "")}
     if "X-Amzn-SageMaker-Custom-Attributes" in request.headers:
         headers["X-Amzn-SageMaker-Custom-Attributes"] = request.headers["X-Amzn-SageMaker-Custom-Attributes"]
-    log_stream_arn = (f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}"
-                      f":log-stream:{server.log_stream}")
     try:
         reply = server.invoke(body, headers, CONTAINER_TIMEOUT_SECONDS)
-    except ContainerTimeout:
-        message = ("Your invocation timed out while waiting for a response from container primary. Review the latency "
-                   "metrics for each container in Amazon CloudWatch, resolve the issue, and try again.")
-        return _error(ModelError(f"Received server error (0) from primary with message \"{message}\". See "
-                                 f"{log_stream_arn} for more information."), rest=True,
-                      extra={"OriginalStatusCode": 0, "OriginalMessage": message, "LogStreamArn": log_stream_arn})
-    except VariantUnavailable as error:
-        return _error(ModelError(f"Received server error (0) from primary with message \"{error}\"."), rest=True,
-                      extra={"OriginalStatusCode": 0, "OriginalMessage": str(error), "LogStreamArn": log_stream_arn})
+    except (ContainerTimeout, VariantUnavailable) as failure:
+        return _unanswered(failure, region, endpoint_name, server.log_stream)
     if reply.status >= 400:
         original = reply.body.decode("utf-8", errors="replace")
         kind = "client" if reply.status < 500 else "server"
@@ -169,10 +160,28 @@ def invoke_endpoint(request: Request, endpoint_name: str) -> Response:
                    "information.")
         return _error(ModelError(message), rest=True,
                       extra={"OriginalStatusCode": reply.status, "OriginalMessage": original,
-                             "LogStreamArn": log_stream_arn})
+                             "LogStreamArn": _log_stream_arn(region, endpoint_name, server.log_stream)})
     response_headers = {"x-Amzn-Invoked-Production-Variant": server.variant_name,
                         "x-amzn-RequestId": str(uuid.uuid4())}
     if "x-amzn-sagemaker-custom-attributes" in reply.headers:
         response_headers["X-Amzn-SageMaker-Custom-Attributes"] = reply.headers["x-amzn-sagemaker-custom-attributes"]
     return Response(reply.body, status=200, headers=response_headers,
                     content_type=reply.headers.get("content-type", "application/octet-stream"))
+
+
+def _log_stream_arn(region: str, endpoint_name: str, log_stream: str) -> str:
+    return f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}:log-stream:{log_stream}"
+
+
+def _unanswered(failure: ContainerTimeout | VariantUnavailable, region: str, endpoint_name: str,
+                log_stream: str) -> Response:
+    """The ModelError of a request that the serving process did not answer."""
+    log_stream_arn = _log_stream_arn(region, endpoint_name, log_stream)
+    if isinstance(failure, ContainerTimeout):
+        message = ("Your invocation timed out while waiting for a response from container primary. Review the latency "
+                   "metrics for each container in Amazon CloudWatch, resolve the issue, and try again.")
+        return _error(ModelError(f"Received server error (0) from primary with message \"{message}\". See "
+                                 f"{log_stream_arn} for more information."), rest=True,
+                      extra={"OriginalStatusCode": 0, "OriginalMessage": message, "LogStreamArn": log_stream_arn})
+    return _error(ModelError(f"Received server error (0) from primary with message \"{failure}\"."), rest=True,
+                  extra={"OriginalStatusCode": 0, "OriginalMessage": str(failure), "LogStreamArn": log_stream_arn})

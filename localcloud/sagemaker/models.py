@@ -244,6 +244,7 @@ class TuningJob:
     end_time: datetime | None = None
     stop_requested: bool = False
     jobs_not_improving: int = 0
+    convergence_detected_time: datetime | None = None
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -323,6 +324,8 @@ class TuningJob:
             description["BestTrainingJob"] = self.training_summary(best)
         if self.end_time:
             description["HyperParameterTuningEndTime"] = self.end_time
+        if self.convergence_detected_time:
+            description["TuningJobCompletionDetails"]["ConvergenceDetectedTime"] = self.convergence_detected_time
         if self.failure_reason:
             description["FailureReason"] = self.failure_reason
         return description

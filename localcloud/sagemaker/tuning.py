@@ -15,12 +15,25 @@ that reached that epoch, the running average of its objective up to that epoch; 
 reported is worse than the median of those averages, stop the job.  It needs the objective every
 epoch: XGBoost and Image Classification report it every round/epoch; Linear Learner every epoch for
 ``objective_loss`` only.  An early-stopped job ends ``Stopped`` and keeps its last objective.
+
+Completion criteria ("Track and set completion criteria for your tuning job",
+docs.aws.amazon.com/sagemaker/latest/dg/automatic-model-tuning-progress.html): no job is started
+once one is met, and those running finish; the tuning job then ends ``Completed``.  A finished job
+"improves" only if it beats the best objective so far by more than 1% of it (the service counts
+improvements of 1% or less as not improving, ``NumberOfTrainingJobsObjectiveNotImproving``), which
+counts the jobs in a row that did not.  ``BestObjectiveNotImproving`` is met when that count reaches
+``MaxNumberOfTrainingJobsNotImproving``.  ``ConvergenceDetected`` (``CompleteOnConvergence:
+Enabled``): the service stops once "an internal algorithm" judges the best objective unlikely to
+improve by more than 1%, without saying how; localcloud judges so when the last
+``max(3, ceil(MaxNumberOfTrainingJobs / 10))`` finished jobs in a row did not improve it, and
+reports that moment as ``ConvergenceDetectedTime``.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import math
 import statistics
 import threading
 import time
@@ -35,11 +48,13 @@ from localcloud.sagemaker.models import (
     TuningTrial,
     ValidationException,
     arn,
+    now,
 )
 
 logger = logging.getLogger("localcloud.sagemaker")
 
 DEFAULT_MAX_RUNTIME_SECONDS = 30 * 24 * 3600
+SIGNIFICANT_IMPROVEMENT = 0.01
 
 
 def tunable_metrics(algorithm: str) -> dict[str, str]:
@@ -134,7 +149,6 @@ def _tune(backend, job: TuningJob, strategy) -> None:
     parallel = limits["MaxParallelTrainingJobs"]
     deadline = time.monotonic() + limits.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS)
     criteria = config.get("TuningJobCompletionCriteria", {})
-    not_improving_limit = criteria.get("BestObjectiveNotImproving", {}).get("MaxNumberOfTrainingJobsNotImproving")
     best: float | None = None
     completion: str | None = None  # why no further job is started, once one of the criteria is met
 
@@ -146,12 +160,13 @@ def _tune(backend, job: TuningJob, strategy) -> None:
                 value = job.objective_value(trial.job) if job.objective_status(trial.job) == "Succeeded" else None
                 strategy.tell(trial.token, value)
                 if value is not None:
-                    improved = best is None or (value > best if job.objective_type == "Maximize" else value < best)
-                    best = value if improved else best
-                    job.jobs_not_improving = 0 if improved else job.jobs_not_improving + 1
+                    job.jobs_not_improving = 0 if _improves(job, value, best) else job.jobs_not_improving + 1
+                    best = value if best is None or _better(job, value, best) else best
                     job.last_modified_time = trial.job.last_modified_time
         if completion is None:
-            completion = _completion(job, criteria, best, not_improving_limit, deadline)
+            completion = _completion(job, criteria, best, deadline)
+            if completion == "ConvergenceDetected":
+                job.convergence_detected_time = now()
         running = [t for t in job.trials if t.job.status not in TERMINAL_TRAINING_STATUSES]
         if job.stop_requested or completion == "MaxRuntimeExceeded":
             _stop_running(backend, job)
@@ -174,16 +189,33 @@ def _tune(backend, job: TuningJob, strategy) -> None:
         job.finish("Completed")
 
 
-def _completion(job: TuningJob, criteria: dict, best: float | None, not_improving_limit: int | None,
-                deadline: float) -> str | None:
+def _better(job: TuningJob, value: float, than: float) -> bool:
+    return value > than if job.objective_type == "Maximize" else value < than
+
+
+def _improves(job: TuningJob, value: float, best: float | None) -> bool:
+    """Whether ``value`` improves the best objective so far by more than 1% of it (the first one does)."""
+    return best is None or (_better(job, value, best) and abs(value - best) > SIGNIFICANT_IMPROVEMENT * abs(best))
+
+
+def convergence_window(max_jobs: int) -> int:
+    """How many finished jobs in a row improving the best objective by 1% or less mean convergence."""
+    return max(3, math.ceil(max_jobs / 10))
+
+
+def _completion(job: TuningJob, criteria: dict, best: float | None, deadline: float) -> str | None:
     if time.monotonic() > deadline:
         return "MaxRuntimeExceeded"
     target = criteria.get("TargetObjectiveMetricValue")
     if target is not None and best is not None and (best >= target if job.objective_type == "Maximize"
                                                      else best <= target):
         return "TargetObjectiveMetricValue"
+    not_improving_limit = criteria.get("BestObjectiveNotImproving", {}).get("MaxNumberOfTrainingJobsNotImproving")
     if not_improving_limit and job.jobs_not_improving >= not_improving_limit:
         return "BestObjectiveNotImproving"
+    if (criteria.get("ConvergenceDetected", {}).get("CompleteOnConvergence") == "Enabled"
+            and job.jobs_not_improving >= convergence_window(job.max_jobs)):
+        return "ConvergenceDetected"
     return None
 
 

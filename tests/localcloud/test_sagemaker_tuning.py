@@ -298,6 +298,40 @@ def test_target_objective_value_ends_the_tuning_job(aws, channels):
     assert job["TrainingJobStatusCounters"]["Completed"] == 1
 
 
+# Without row or column sampling, XGBoost's hist method gives the same model whatever the seed: a grid over
+# seeds makes jobs whose objectives are all equal, so none after the first improves the best.
+SAME_OBJECTIVE_GRID = {"CategoricalParameterRanges": [{"Name": "seed", "Values": [str(s) for s in range(10)]}]}
+
+
+@pytest.mark.parametrize("criterion", [
+    {"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}},
+    {"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}},
+], ids=["best-objective-not-improving", "convergence-detected"])
+def test_a_tuning_job_whose_objective_stops_improving_completes_early(aws, channels, criterion):
+    """``TuningJobCompletionCriteria`` ("Track and set completion criteria for your tuning job"): with
+    ``MaxNumberOfTrainingJobsNotImproving`` N, the tuning job completes once N jobs in a row have not
+    improved the best objective (by more than 1%: ``NumberOfTrainingJobsObjectiveNotImproving``);
+    with ``CompleteOnConvergence: Enabled``, once the service judges it converged, at
+    ``ConvergenceDetectedTime`` (localcloud: 3 such jobs in a row for a 10-job tuning job, see tuning.py)."""
+    sagemaker = aws("sagemaker")
+    name = f"xgb-{next(iter(criterion)).lower()}"
+    static = {key: value for key, value in STATIC.items() if key != "seed"}
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, TrainingJobDefinition=definition(channels, {**static, "num_round": "3"}),
+        HyperParameterTuningJobConfig=config("Grid", SAME_OBJECTIVE_GRID, None, 1,
+                                             TuningJobCompletionCriteria=criterion))
+    job = wait_for_tuning(sagemaker, name)
+    assert job["HyperParameterTuningJobStatus"] == "Completed"
+    assert job["TrainingJobStatusCounters"]["Completed"] == 4  # the first improves on nothing, then 3 do not
+    assert len({s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in training_jobs(sagemaker, name)}) == 1
+    details = job["TuningJobCompletionDetails"]
+    assert details["NumberOfTrainingJobsObjectiveNotImproving"] == 3
+    if "ConvergenceDetected" in criterion:
+        assert job["CreationTime"] <= details["ConvergenceDetectedTime"] <= job["HyperParameterTuningEndTime"]
+    else:
+        assert "ConvergenceDetectedTime" not in details
+
+
 def test_stop_stops_the_tuning_job_and_its_running_jobs(aws, channels):
     sagemaker = aws("sagemaker")
     sagemaker.create_hyper_parameter_tuning_job(

@@ -33,6 +33,12 @@ def install() -> None:
     motoadapter.replace(moto_notifications, "_get_s3_event", s3_event)
     motoadapter.replace(moto_notifications, "_invoke_awslambda", notifications.deliver_to_lambda,
                         ("account_id", "event_body", "fn_arn", "region_name"))
+    moto_send_sqs = motoadapter.require(moto_notifications, "_send_sqs_message",
+                                        ("account_id", "event_body", "queue_name", "region_name"))
+    motoadapter.replace(moto_notifications, "_send_sqs_message", notifications.sending_to_queue(moto_send_sqs))
+    moto_send_sns = motoadapter.require(moto_notifications, "_send_sns_message",
+                                        ("account_id", "event_body", "topic_arn", "region_name"))
+    motoadapter.replace(moto_notifications, "_send_sns_message", notifications.publishing_to_topic(moto_send_sns))
     motoadapter.replace(FakeBucket, "get_permission", policy.get_permission, ("self", "action", "resource"))
     motoadapter.require_instance_attribute(FakeBucket, "keys")
     motoadapter.require_instance_attribute(FakeBucket, "policy")

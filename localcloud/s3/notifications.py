@@ -13,7 +13,9 @@ CloudFormation's ``NotificationConfiguration`` is validated alike: the stack fai
 moto matches the bucket's notification configuration and sends the records to SQS and SNS
 itself; here its records gain the fields the real service sends, and its Lambda delivery (which
 would block the upload and start Docker) becomes an asynchronous invocation, as on AWS
-(installed by :mod:`localcloud.s3.moto_patches`).
+(installed by :mod:`localcloud.s3.moto_patches`).  Each delivery is judged again against the
+destination's policy, which may have changed since (or a configuration that skipped validation never
+met): S3 drops an event it may not deliver, and localcloud logs it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote_plus
 from xml.sax.saxutils import escape
@@ -141,9 +143,51 @@ def complete_event(event: dict, key: Any) -> dict:
     return event
 
 
+def _bucket_of(event_body: Any) -> str:
+    """The bucket an event record (or S3's ``s3:TestEvent``) comes from."""
+    records = event_body.get("Records")
+    return records[0]["s3"]["bucket"]["name"] if records else event_body["Bucket"]
+
+
+def _dropped(destination: str, event_body: Any, why: str) -> None:
+    logger.warning("S3 dropped an event notification of bucket %s for %s: %s. AWS drops it too; allow "
+                   "s3.amazonaws.com in the destination's policy.", _bucket_of(event_body), destination, why)
+
+
 def deliver_to_lambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    """Invoke the function asynchronously if its permission still lets S3 invoke it for the bucket (it may have
+    changed since the configuration was validated, or the configuration skipped validation)."""
+    why = _function_refusal(fn_arn, f"arn:aws:s3:::{_bucket_of(event_body)}", account_id)
+    if why is not None:
+        return _dropped(fn_arn, event_body, why)
     try:
         function = lambda_models.find_function(fn_arn, region_name, account_id)
         lambda_models.invoke_function_async(function, json.dumps(event_body).encode("utf-8"))
     except Exception as exc:  # S3 never fails an upload because a notification failed
         logger.error("S3 notification to %s not delivered: %s", fn_arn, exc)
+    return None
+
+
+def sending_to_queue(moto_send: Callable[[str, Any, str, str], None]) -> Callable[[str, Any, str, str], None]:
+    """moto's delivery to a queue, made only where the queue's policy still allows the bucket."""
+
+    def send(account_id: str, event_body: Any, queue_name: str, region_name: str) -> None:
+        arn = f"arn:aws:sqs:{region_name}:{account_id}:{queue_name}"
+        why = _queue_refusal(arn, f"arn:aws:s3:::{_bucket_of(event_body)}", account_id)
+        if why is not None:
+            return _dropped(arn, event_body, why)
+        return moto_send(account_id, event_body, queue_name, region_name)
+
+    return send
+
+
+def publishing_to_topic(moto_send: Callable[[str, Any, str, str], None]) -> Callable[[str, Any, str, str], None]:
+    """moto's delivery to a topic, made only where the topic's policy still allows the bucket."""
+
+    def send(account_id: str, event_body: Any, topic_arn: str, region_name: str) -> None:
+        why = _topic_refusal(topic_arn, f"arn:aws:s3:::{_bucket_of(event_body)}", account_id)
+        if why is not None:
+            return _dropped(topic_arn, event_body, why)
+        return moto_send(account_id, event_body, topic_arn, region_name)
+
+    return send

@@ -246,3 +246,31 @@ def test_sns_invokes_a_subscribed_function_only_with_its_permission(aws, unique,
     assert wait_for(lambda: printed(permitted)) == ["GOT a heron"]
     assert printed(unpermitted) == []  # SNS refused it while publishing, before the other was invoked
     sns.delete_topic(TopicArn=topic)
+
+
+def test_s3_delivers_an_event_only_while_the_destination_policy_allows_it(aws, unique):
+    """S3 sends each event under the destination's policy of the moment: a configuration stored with
+    SkipDestinationValidation, or a queue whose policy no longer allows the bucket, receives nothing
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketNotificationConfiguration.html,
+    SkipDestinationValidation; https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html)."""
+    s3, sqs = aws("s3"), aws("sqs")
+    bucket = f"deliveries-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    queue_url, queue_arn = queue(sqs, f"deliveries-{unique}")
+    s3.put_bucket_notification_configuration(Bucket=bucket, SkipDestinationValidation=True, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
+
+    def keys_received(wait: int) -> list[str]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait).get(
+            "Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [r["s3"]["object"]["key"] for m in messages for r in json.loads(m["Body"]).get("Records", [])]
+
+    s3.put_object(Bucket=bucket, Key="unallowed.csv", Body=b"1")
+    assert keys_received(0) == []  # S3 sends synchronously here: nothing is on its way
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": policy({
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": queue_arn, "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}}})})
+    s3.put_object(Bucket=bucket, Key="allowed.csv", Body=b"2")
+    assert keys_received(2) == ["allowed.csv"]

@@ -22,6 +22,8 @@ from urllib.parse import quote_plus, unquote_plus
 
 import airspeed
 
+_JS_ESCAPES = {'"': '\\"', "'": "\\'", "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+               "\r": "\\r", "\t": "\\t"}
 _JSONPATH_STEP = re.compile(r"\.\.|\.(\*|[^.\[]+)|\[\s*(\*|-?\d+|'[^']*'|\"[^\"]*\")\s*\]")
 
 
@@ -163,8 +165,19 @@ class Util:
 
     @staticmethod
     def escapeJavaScript(text: Any) -> str:  # noqa: N802 - the name templates call
-        escaped = json.dumps(str(text), ensure_ascii=False)[1:-1]
-        return escaped.replace("'", "\\'")
+        """JavaScript string rules as Java's escapeJavaScript applies them: quotes (single ones too, which
+        the guide warns is not valid JSON), backslash, slash, control characters, and every character
+        outside ASCII as UTF-16 ``\\uXXXX``."""
+        escaped = []
+        for character in str(text):
+            if character in _JS_ESCAPES:
+                escaped.append(_JS_ESCAPES[character])
+            elif " " <= character <= "~":
+                escaped.append(character)
+            else:
+                units = character.encode("utf-16-be")
+                escaped.extend(f"\\u{units[i]:02X}{units[i + 1]:02X}" for i in range(0, len(units), 2))
+        return "".join(escaped)
 
     @staticmethod
     def parseJson(text: str) -> Any:  # noqa: N802 - the name templates call

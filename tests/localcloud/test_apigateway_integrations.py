@@ -148,14 +148,15 @@ def test_mock_status_selects_integration_response_by_pattern_and_templates_see_t
           "responseTemplates": {"application/json": '{"missing": "$input.params(\'code\')"}'}}],
         method="GET", path="/things", stage_variables={"flavour": "mint"},
     )
-    ok = requests.get(f"{stage}/things", params={"code": "200", "quote": 'say "hi"'}, timeout=10)
+    ok = requests.get(f"{stage}/things", params={"code": "200", "quote": 'say "hi" à/b'}, timeout=10)
     assert ok.status_code == 200, ok.text
     body = ok.json()
     assert body["code"] == "200" and body["stage"] == "dev" and body["method"] == "GET"
     assert body["resource"] == "/things" and body["flavour"] == "mint" and body["ip"] == "127.0.0.1"
     assert body["request"] == ok.headers["x-amzn-RequestId"]
     assert (body["encoded"], body["decoded"], body["b64"], body["plain"]) == ("a+b%26c", "a b&c", "aGk=", "hi")
-    assert body["escaped"] == 'say "hi"'
+    assert body["escaped"] == 'say "hi" à/b'
+    assert '\\u00E0\\/' in ok.text  # escapeJavaScript writes non-ASCII and "/" as Java does
     assert body["absent"] == ""  # null references print nothing in API Gateway, not their own text
     missing = requests.get(f"{stage}/things", params={"code": "404"}, timeout=10)
     assert missing.status_code == 404

@@ -1,4 +1,5 @@
-"""``python -m localcloud.algorithms.zygote <algorithm> <control fd>``: an algorithm imported once, forked per job.
+"""``python -m localcloud.algorithms.zygote <algorithm> <control fd> <idle seconds>``: an algorithm imported once,
+forked per job.
 
 Importing a built-in algorithm costs more than a short training job's boosting (XGBoost: 1.2 s, most
 of it scikit-learn, which ``xgboost.compat`` imports).  localcloud starts this process the first time
@@ -25,7 +26,8 @@ localcloud sends ``{"cwd": ..., "env": {...}}`` with the child's output descript
 (``SCM_RIGHTS``), one request at a time; this process answers ``{"forked": pid}``, and
 ``{"exited": pid, "status": code}`` (negative: killed by that signal) once it has reaped the child.
 When localcloud shuts the socket for writing, this process forks no more and exits once its children
-have exited; it exits at once when localcloud is gone (watchdog EOF), its children ending too.
+have exited; it exits at once when localcloud is gone (watchdog EOF), its children ending too, and
+when it has had no child for ``idle seconds`` (an imported algorithm holds 100-300 MB).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def thread_count() -> int | None:
 
 
 def main(argv: list[str]) -> int:
-    algorithm, control = argv[1], socket.socket(fileno=int(argv[2]))
+    algorithm, control, idle_seconds = argv[1], socket.socket(fileno=int(argv[2])), float(argv[3])
     watchdog = int(os.environ.pop(lifetimes.PARENT_FD_VARIABLE))
     try:
         train = container.entry_module(f"localcloud.algorithms.{algorithm}", "train").train
@@ -74,7 +76,10 @@ def main(argv: list[str]) -> int:
     pending, descriptors = b"", []
     accepting = True
     while accepting or children:
-        readable, _, _ = select.select([watchdog, wakeup_read] + ([control] if accepting else []), [], [])
+        readable, _, _ = select.select([watchdog, wakeup_read] + ([control] if accepting else []), [], [],
+                                       None if children else idle_seconds)
+        if not readable and not children:
+            return 0  # idle for long enough: give the memory back; the next job starts another zygote
         if watchdog in readable and not os.read(watchdog, 1):
             return 0  # localcloud is gone; each child watches the same pipe and ends too
         if wakeup_read in readable:

@@ -6,8 +6,9 @@ uses the ``Popen`` of a spawned container: ``pid`` (its session, for ``killpg``)
 ``poll()`` and ``wait()``.  The zygote of an algorithm starts with the first job that trains it, with
 that job's environment (what libraries read when imported, such as ``OMP_NUM_THREADS``, must be the
 job's); a job whose environment differs retires it (it forks no more, and exits once its children
-have) and starts another.  A zygote that cannot fork safely is remembered, and that algorithm's jobs
-are spawned.  A zygote that died is replaced by the next job; the children it left lose their exit
+have) and starts another; so does a job that finds it gone, after IDLE_SECONDS without a job.  A
+zygote that cannot fork safely (or is not ready within READY_SECONDS) is remembered, and that
+algorithm's jobs are spawned.  A zygote that died is replaced by the next job; the children it left lose their exit
 status, so they are killed and end with status -9.
 """
 
@@ -28,6 +29,8 @@ logger = logging.getLogger("localcloud.sagemaker")
 
 # Libraries that start threads when imported, told not to in the zygote only (see localcloud.algorithms.zygote).
 IMPORT_WITHOUT_THREADS = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
+IDLE_SECONDS = 300  # a zygote with no job for this long exits; the next job starts another
+READY_SECONDS = 120  # the import may take this long on a loaded machine; beyond it the algorithm's jobs are spawned
 
 
 class ForkedTraining:
@@ -56,7 +59,8 @@ class Zygote:
         self.algorithm = algorithm
         self.environment = environment
         ours, theirs = socket.socketpair()
-        self.argv = [sys.executable, "-m", "localcloud.algorithms.zygote", algorithm, str(theirs.fileno())]
+        self.argv = [sys.executable, "-m", "localcloud.algorithms.zygote", algorithm, str(theirs.fileno()),
+                     str(IDLE_SECONDS)]
         with theirs:
             self.process = lifetimes.spawn(self.argv, env={**IMPORT_WITHOUT_THREADS, **environment},
                                            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
@@ -73,7 +77,13 @@ class Zygote:
             threading.Thread(target=self._read_replies, name=f"zygote-{algorithm}", daemon=True).start()
 
     def _read_ready(self) -> bool:
-        line = self._replies.readline()
+        self.control.settimeout(READY_SECONDS)
+        try:
+            line = self._replies.readline()
+        except TimeoutError:
+            line = b""
+            self.kill()
+        self.control.settimeout(None)
         answer = json.loads(line) if line else {"ready": False}
         if not answer["ready"]:
             logger.info("the %s zygote cannot fork safely (threads: %s); its jobs are spawned",

@@ -32,13 +32,50 @@ class TemplateFailed(Exception):
 
 
 class JavaMap(dict):
+    """A JSON object as a ``java.util.Map``: the methods templates call on it, and Java's printed form."""
+
     def __str__(self) -> str:
         return "{" + ", ".join(f"{key}={value}" for key, value in self.items()) + "}"
 
+    def size(self) -> int:
+        return len(self)
+
+    def isEmpty(self) -> JavaBoolean:  # noqa: N802 - Java's name, which templates call
+        return JavaBoolean(not self)
+
+    def containsKey(self, key: Any) -> JavaBoolean:  # noqa: N802 - Java's name, which templates call
+        return JavaBoolean(key in self)
+
+    def keySet(self) -> JavaList:  # noqa: N802 - Java's name, which templates call
+        return JavaList(self.keys())
+
+    def put(self, key: Any, value: Any) -> Any:
+        previous = self.get(key)
+        self[key] = value
+        return previous
+
 
 class JavaList(list):
+    """A JSON array as a ``java.util.List``."""
+
     def __str__(self) -> str:
         return "[" + ", ".join(str(value) for value in self) + "]"
+
+    def size(self) -> int:
+        return len(self)
+
+    def isEmpty(self) -> JavaBoolean:  # noqa: N802 - Java's name, which templates call
+        return JavaBoolean(not self)
+
+    def get(self, index: int) -> Any:
+        return self[index]
+
+    def contains(self, value: Any) -> JavaBoolean:
+        return JavaBoolean(value in self)
+
+    def add(self, value: Any) -> JavaBoolean:
+        self.append(value)
+        return JavaBoolean(True)
 
 
 class JavaBoolean:
@@ -146,7 +183,7 @@ class Input:
             raise TemplateFailed(f"Unable to parse the request body as JSON: {error}") from None
 
     def json(self, expression: str) -> str:
-        return json.dumps(json_path(self._document(), expression))
+        return json.dumps(json_path(self._document(), expression), separators=(",", ":"), ensure_ascii=False)
 
     def path(self, expression: str) -> Any:
         return java(json_path(self._document(), expression))

@@ -139,7 +139,8 @@ def test_mock_status_selects_integration_response_by_pattern_and_templates_see_t
         '"encoded": "$util.urlEncode(\'a b&c\')", "decoded": "$util.urlDecode(\'a+b%26c\')", '
         '"b64": "$util.base64Encode(\'hi\')", "plain": "$util.base64Decode(\'aGk=\')", '
         '"escaped": "$util.escapeJavaScript($input.params(\'quote\'))", "ip": "$context.identity.sourceIp", '
-        '"absent": "$input.params(\'absent\')$input.path(\'$.absent\')$context.identity.apiKey"}'
+        '"absent": "$input.params(\'absent\')$input.path(\'$.absent\')$context.identity.apiKey", '
+        '"params": $input.params().querystring.size(), "has": $input.params().querystring.containsKey("code")}'
     )
     stage = build_api(
         cloud, {"type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": $input.params("code")}'}},
@@ -158,6 +159,7 @@ def test_mock_status_selects_integration_response_by_pattern_and_templates_see_t
     assert body["escaped"] == 'say "hi" à/b'
     assert '\\u00E0\\/' in ok.text  # escapeJavaScript writes non-ASCII and "/" as Java does
     assert body["absent"] == ""  # null references print nothing in API Gateway, not their own text
+    assert (body["params"], body["has"]) == (2, True)  # maps answer Java's size() and containsKey()
     missing = requests.get(f"{stage}/things", params={"code": "404"}, timeout=10)
     assert missing.status_code == 404
     assert missing.json() == {"missing": "404"}

@@ -116,7 +116,11 @@ def integration_answer(integration, request: Request, sources: dict, region: str
                        log: ExecutionLog) -> tuple[ServiceAnswer, str | None]:
     """Run a non-proxy integration: its answer, and what its integration responses' selection patterns match."""
     template = request_template(integration, request)
-    payload = request.get_data() if template is None else render(template, sources, sources["body"]).encode()
+    override = vtl.request_override()
+    if template is None:
+        payload = request.get_data()
+    else:
+        payload = render(template, sources, sources["body"], {"requestOverride": override}).encode()
     log.info(f"Endpoint request body after transformations: {payload.decode('utf-8', 'replace')}")
     if integration.integration_type == "MOCK":
         answer = ServiceAnswer(mock_status(payload), b"")
@@ -135,6 +139,8 @@ def integration_answer(integration, request: Request, sources: dict, region: str
         return ServiceAnswer(200, invocation.payload), error_message
     require_role(integration.credentials)
     mapped = integrations.map_request_parameters(integration.request_parameters, sources)
+    for kind, values in override.items():  # a template's overrides win over parameter mappings
+        mapped[kind].update({name: str(value) for name, value in values.items()})
     answer = integrations.call_service(integration.uri, integration.http_method, payload, mapped,
                                        request.headers.get("Content-Type", "application/json"))
     return answer, str(answer.status)
@@ -416,11 +422,11 @@ def request_template(integration, request: Request) -> str | None:
     raise GatewayError(415, "Unsupported Media Type")
 
 
-def render(template: str, sources: dict, body: str) -> str:
+def render(template: str, sources: dict, body: str, overrides: dict | None = None) -> str:
     """A mapping template's output; a template that fails is API Gateway's 500, its reason in the log."""
     variable = vtl.Input(body, sources["path"], sources["querystring"], sources["header"])
     try:
-        return vtl.render(template, variable, sources["context"], sources["stageVariables"])
+        return vtl.render(template, variable, sources["context"], sources["stageVariables"], overrides)
     except vtl.TemplateFailed as error:
         raise GatewayError(500, "Internal server error", f"Execution failed: {error}") from None
 
@@ -446,13 +452,22 @@ def method_response(integration, answer: ServiceAnswer, subject: str | None, sou
     body_text = answer.body.decode("utf-8", "replace")
     templates = dict(chosen.response_templates or {})
     content_type = response_content_type(templates, request)
+    override = vtl.response_override()
     if content_type is not None and templates[content_type]:
-        data = render(templates[content_type], sources, body_text).encode("utf-8")
+        data = render(templates[content_type], sources, body_text, {"responseOverride": override}).encode("utf-8")
     else:
         data = answer.body
     response = Response(data, status=int(chosen.status_code), content_type=content_type or "application/json")
     for name, value in integrations.map_response_parameters(chosen.response_parameters, answer, sources).items():
         response.headers[name] = value
+    for name, value in override["header"].items():  # a template's overrides win over response parameters
+        response.headers[name] = str(value)
+    if override["status"] is not None:
+        try:
+            response.status_code = int(str(override["status"]))
+        except ValueError:
+            raise GatewayError(500, "Internal server error", "Execution failed: $context.responseOverride.status "
+                               f"must be a status code, not {override['status']!r}") from None
     return response
 
 

@@ -271,9 +271,24 @@ def _compiled(template: str) -> airspeed.Template:
     return airspeed.Template(template)
 
 
-def render(template: str, input_variable: Input, context: dict, stage_variables: dict) -> str:
-    """The template's output; :class:`TemplateFailed` with the reason when it cannot be evaluated."""
-    namespace = {"input": input_variable, "util": Util(), "context": java(context),
+def request_override() -> JavaMap:
+    """``$context.requestOverride``, which a request template sets to override the integration request."""
+    return JavaMap(header=JavaMap(), querystring=JavaMap(), path=JavaMap())
+
+
+def response_override() -> JavaMap:
+    """``$context.responseOverride``, which a response template sets to override the status and headers."""
+    return JavaMap(status=None, header=JavaMap())
+
+
+def render(template: str, input_variable: Input, context: dict, stage_variables: dict,
+           overrides: dict[str, JavaMap] | None = None) -> str:
+    """The template's output; :class:`TemplateFailed` with the reason when it cannot be evaluated.
+    ``overrides`` (``{"requestOverride": request_override()}``) join ``$context`` as they are, so that
+    the caller reads what the template set in them."""
+    context_variable = java(context)
+    context_variable.update(overrides or {})
+    namespace = {"input": input_variable, "util": Util(), "context": context_variable,
                  "stageVariables": JavaMap(stage_variables), "method": input_variable.method_request()}
     try:
         return _compiled(template).merge(namespace)

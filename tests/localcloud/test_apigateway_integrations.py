@@ -179,6 +179,19 @@ def test_the_response_template_is_chosen_by_accept(cloud, build_api):
     assert (anything.json(), anything.headers["Content-Type"]) == ({"ok": True}, "application/json")
 
 
+def test_templates_override_the_status_and_headers(cloud, build_api):
+    """A response template sets $context.responseOverride.status and .header.NAME to override the method
+    response's status code and headers (developer guide, "Override your API's request and response
+    parameters and status codes for REST APIs")."""
+    stage = build_api(cloud, {"type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": 200}'}},
+                      [{"statusCode": "200", "responseTemplates": {"application/json": (
+                          '#set($context.responseOverride.status = 302)'
+                          '#set($context.responseOverride.header.Location = "/elsewhere")moved')}}],
+                      method="GET")
+    response = requests.get(f"{stage}/x", allow_redirects=False, timeout=10)
+    assert (response.status_code, response.headers["Location"], response.text) == (302, "/elsewhere", "moved")
+
+
 @pytest.mark.parametrize("behavior, templates, content_type, expected", [
     ("WHEN_NO_MATCH", {"application/json": '{"statusCode": 201}'}, "text/plain", 200),
     ("WHEN_NO_MATCH", {"application/json": '{"statusCode": 201}'}, "application/json", 201),
@@ -359,6 +372,13 @@ def test_sqs_sns_and_s3_integrations(aws, cloud, build_api, api_role, unique):
     get = build_api(cloud, dict(s3_integration, integrationHttpMethod="GET"), [{"statusCode": "200"}],
                     method="GET", path="/{key}", method_parameters=declared)
     assert requests.get(f"{get}/notes.txt", timeout=10).content == b"stored via API"
+    renaming = dict(s3_integration, integrationHttpMethod="PUT", requestTemplates={"text/plain": (
+        '#set($context.requestOverride.path.key = "renamed-$input.params(\'key\')")$input.body')})
+    put_renamed = build_api(cloud, renaming, [{"statusCode": "200"}], method="PUT", path="/{key}",
+                            method_parameters=declared)
+    assert requests.put(f"{put_renamed}/a.txt", data="via override", headers={"Content-Type": "text/plain"},
+                        timeout=10).status_code == 200
+    assert aws("s3").get_object(Bucket=bucket, Key="renamed-a.txt")["Body"].read() == b"via override"
 
 
 def test_lambda_invoke_as_a_non_proxy_aws_integration_with_templates(aws, cloud, build_api, make_function):

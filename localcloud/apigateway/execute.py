@@ -11,6 +11,8 @@ answer becomes the HTTP response:
   (:mod:`.integrations`) or the mock's ``statusCode``; the integration response whose selection
   pattern matches (Lambda's ``errorMessage``, otherwise the status code) maps the answer through its
   response template (chosen by Accept) and response parameters (:mod:`.vtl` runs the templates).
+
+Each answer carries ``x-amzn-RequestId``; a stage that logs writes its execution log (:mod:`.execution_log`).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ READS = {
     Integration: ("integration_type", "uri", "http_method", "timeout_in_millis", "integration_responses",
                   "request_templates", "passthrough_behaviour", "request_parameters", "credentials"),
     IntegrationResponse: ("selection_pattern", "status_code", "response_templates", "response_parameters"),
-    Stage: ("name", "variables"),
+    Stage: ("name", "variables", "method_settings"),
 }
 PUT_INTEGRATION_PARAMETERS = ("self", "function_id", "resource_id", "method_type", "integration_type", "uri",
                               "integration_method", "credentials", "request_templates", "passthrough_behavior")

@@ -267,6 +267,8 @@ class _Worker:
 
     def kill_for_memory(self) -> None:
         """End the execution environment as Lambda does when it exceeds its memory: SIGKILL, no goodbye."""
+        if self.process.returncode is not None:  # already reaped: its pid may be another process's now
+            return
         self.out_of_memory = True
         try:
             os.killpg(self.process.pid, signal.SIGKILL)

@@ -106,17 +106,6 @@ def java(value: Any) -> Any:
     return value
 
 
-def plain(value: Any) -> Any:
-    """The JSON value behind :func:`java`'s wrappers."""
-    if isinstance(value, JavaBoolean):
-        return value.value
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
-
 def json_path(document: Any, expression: str) -> Any:
     """Evaluate the JSONPath subset mapping templates use: ``$``, ``.name``, ``['name']``, ``[n]``, ``[*]``
     and ``.*`` (a wildcard or ``..`` gives the list of matches)."""

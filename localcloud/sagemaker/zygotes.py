@@ -7,9 +7,10 @@ uses the ``Popen`` of a spawned container: ``pid`` (its session, for ``killpg``)
 that job's environment (what libraries read when imported, such as ``OMP_NUM_THREADS``, must be the
 job's); a job whose environment differs retires it (it forks no more, and exits once its children
 have) and starts another; so does a job that finds it gone, after IDLE_SECONDS without a job.  A
-zygote that cannot fork safely (or is not ready within READY_SECONDS) is remembered, and that
-algorithm's jobs are spawned.  A zygote that died is replaced by the next job; the children it left lose their exit
-status, so they are killed and end with status -9.
+zygote that cannot fork safely (or is not ready within READY_SECONDS) is remembered with the
+environment it had, and the jobs of that algorithm and environment are spawned.  A zygote that died
+is replaced by the next job; the children it left lose their exit status, so they are killed and end
+with status -9.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ class Zygote:
         self.control.settimeout(None)
         answer = json.loads(line) if line else {"ready": False}
         if not answer["ready"]:
-            logger.info("the %s zygote cannot fork safely (threads: %s); its jobs are spawned",
-                        self.algorithm, answer.get("threads"))
+            logger.info("the %s zygote is not ready to fork (threads: %s); its jobs are spawned",
+                        self.algorithm, answer.get("threads", "unknown"))
             self._end()
         return answer["ready"]
 
@@ -161,6 +162,7 @@ class Zygote:
         if self.process.poll() is None:
             self.process.wait()
         lifetimes.forget(self.process)
+        self._replies.close()  # the socket's descriptor closes with the last of its file objects
         self.control.close()
 
     def kill(self) -> None:
@@ -174,26 +176,26 @@ class Zygotes:
     def __init__(self):
         self._lock = threading.Lock()
         self._zygotes: dict[str, Zygote] = {}
-        self._unforkable: set[str] = set()
+        self._unforkable: set[tuple[str, frozenset]] = set()  # (algorithm, environment) whose import starts threads
 
     def start_training(self, algorithm: str, cwd: str, environment: dict[str, str]) -> ForkedTraining | None:
         """A forked training process, or None if this algorithm's jobs must be spawned."""
         # The zygote gets the job's environment but OPT_ML, the one variable that differs between jobs.
         shared = {name: value for name, value in environment.items() if name != "OPT_ML"}
+        key = (algorithm, frozenset(shared.items()))
         for _ in range(2):  # a zygote found dead is replaced once
             with self._lock:
-                if algorithm in self._unforkable:
+                if key in self._unforkable:
                     return None
                 zygote = self._zygotes.get(algorithm)
-                if zygote is not None and (zygote.environment != shared or not zygote.alive):
-                    zygote.retire()
-                    zygote = None
-                if zygote is None:
-                    zygote = Zygote(algorithm, shared)
-                    if not zygote.ready:
-                        self._unforkable.add(algorithm)
+                if zygote is None or zygote.environment != shared or not zygote.alive:
+                    fresh = Zygote(algorithm, shared)
+                    if not fresh.ready:
+                        self._unforkable.add(key)
                         return None
-                    self._zygotes[algorithm] = zygote
+                    if zygote is not None:
+                        zygote.retire()
+                    self._zygotes[algorithm] = zygote = fresh
             child = zygote.fork(cwd, environment)
             if child is not None:
                 return child

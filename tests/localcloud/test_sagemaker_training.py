@@ -296,3 +296,26 @@ def test_a_jobs_environment_reaches_its_process_and_the_hosts_credentials_do_not
     finally:
         aws("sagemaker").stop_training_job(TrainingJobName=name)
         wait_for_job(aws("sagemaker"), name)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2 or not Path("/proc/self/task").exists(),
+                    reason="needs OpenBLAS to start a thread when imported, and /proc to count threads")
+def test_a_job_whose_libraries_start_threads_on_import_is_spawned_not_forked(aws, train_uri, unique):
+    """The same training job contract (CreateTrainingJob, its Environment) when forking would be unsafe:
+    with ``OPENBLAS_NUM_THREADS`` above 1 numpy starts BLAS threads as it is imported, a zygote with a
+    second thread refuses to fork, and the job's process is spawned as a container of its own."""
+    run(aws, training_request(f"forked-{unique}", train_uri, hyperparameters={"num_round": 2}))
+    before = xgboost_zygotes()
+    name = f"spawned-{unique}"
+    long_job(aws, name, train_uri, Environment={"OPENBLAS_NUM_THREADS": "2"})
+    try:
+        trainer = wait_for(lambda: [p for p in descendants(os.getpid())
+                                    if "localcloud.algorithms.xgboost train" in p.command], timeout=30)
+        assert len(trainer) == 1 and trainer[0].ppid == os.getpid()
+    finally:
+        aws("sagemaker").stop_training_job(TrainingJobName=name)
+    assert wait_for_job(aws("sagemaker"), name)["TrainingJobStatus"] == "Stopped"
+    job = run(aws, training_request(f"forked-again-{unique}", train_uri, hyperparameters={"num_round": 2}))
+    assert job["TrainingJobStatus"] == "Completed"
+    after = {p.pid for p in xgboost_zygotes()}
+    assert after and after <= {p.pid for p in before}  # no new zygote: the other jobs' one was kept

@@ -592,7 +592,10 @@ class LambdaRuntime:
         duration_ms = (time.perf_counter() - invoke_started) * 1000
         if reply is None:
             return self._timed_out(worker, spec, request_id, started_wall, lines, log), False
-        if worker.out_of_memory:  # killed between its answer and our read: Lambda would not have answered
+        if reply["max_rss_kb"] > spec.memory_size * 1024 and not worker.out_of_memory:
+            # Its peak passed the limit between two of the watcher's reads: Lambda would have killed it.
+            worker.kill_for_memory()
+        if worker.out_of_memory:
             return self._exited(worker, spec, request_id, lines, log, duration_ms, worker.init_ms if cold else None), False
 
         for line in worker.new_output():

@@ -74,13 +74,13 @@ class ServiceAnswer:
 def refusal(integration_type: str | None, uri: str | None, credentials: str | None,
             request_parameters: dict | None, declared: dict | None, passthrough_behavior: str | None) -> str | None:
     """Why localcloud cannot perform this integration, or None when it can; ``declared`` are the method's
-    request parameters (``method.request.querystring.NAME: required``)."""
+    request parameters (``method.request.querystring.NAME: required``), None when they are not known."""
     if integration_type not in TYPES:
         return (f"localcloud cannot perform integrations of type {integration_type}, so it refuses them rather than "
                 f"fail each request. Supported: {SUPPORTED}.")
     if passthrough_behavior not in (None, *PASSTHROUGH_BEHAVIORS):
         return f"Invalid passthrough behavior {passthrough_behavior}: expected one of {', '.join(PASSTHROUGH_BEHAVIORS)}."
-    problem = _mapping_refusal(request_parameters or {}, declared or {})
+    problem = _mapping_refusal(request_parameters or {}, declared)
     if problem or integration_type == "MOCK":
         return problem
     if LAMBDA_URI.match(uri or ""):
@@ -101,7 +101,7 @@ def refusal(integration_type: str | None, uri: str | None, credentials: str | No
     return role_refusal(credentials)
 
 
-def _mapping_refusal(request_parameters: dict, declared: dict) -> str | None:
+def _mapping_refusal(request_parameters: dict, declared: dict | None) -> str | None:
     """API Gateway maps only method request parameters that the method declares."""
     for target, source in request_parameters.items():
         if not _MAPPING_TARGET.match(target):
@@ -111,7 +111,7 @@ def _mapping_refusal(request_parameters: dict, declared: dict) -> str | None:
             return invalid_mapping(source)
         if match.group(1):
             kind = match.group(1).replace("multivalue", "")
-            if f"method.request.{kind}.{match.group(2)}" not in declared:
+            if declared is not None and f"method.request.{kind}.{match.group(2)}" not in declared:
                 return invalid_mapping(source)
     return None
 
@@ -124,9 +124,10 @@ def invalid_mapping(expression: Any) -> str:
 
 def response_mapping_refusal(response_parameters: dict | None, declared: dict | None) -> str | None:
     """Why PutIntegrationResponse cannot map these ``method.response.header.NAME`` values: each must be
-    declared by the method response and come from a source API Gateway knows."""
+    declared by the method response (unless ``declared`` is None: not known) and come from a source API Gateway
+    knows."""
     for target, source in (response_parameters or {}).items():
-        if not target.startswith("method.response.header.") or target not in (declared or {}):
+        if not target.startswith("method.response.header.") or (declared is not None and target not in declared):
             return invalid_mapping(target)
         if not isinstance(source, str) or not _RESPONSE_SOURCE.match(source):
             return invalid_mapping(source)

@@ -12,6 +12,7 @@ and an integration response needs the method response of its status code, as API
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from moto.apigateway.exceptions import BadRequestException, NotFoundException
@@ -48,8 +49,15 @@ PUT_INTEGRATION_RESPONSE_PARAMETERS = ("self", "function_id", "resource_id", "me
 def _refusing_what_cannot_run(original):
     @functools.wraps(original)  # keeps moto's signature for the checks of other touchpoints
     def put_integration(self: APIGatewayBackend, function_id: str, resource_id: str, method_type: str,
-                        integration_type: str, uri: str, *args: Any, **kwargs: Any):
-        declared = self.get_method(function_id, resource_id, method_type).request_parameters
+                        integration_type: str, uri: str | None = None, *args: Any, **kwargs: Any):
+        if _importing.active:
+            # OpenAPI writes types in lower case ("mock", "aws_proxy"), and a MOCK integration has neither
+            # uri nor httpMethod, which moto's import then leaves out of the call.
+            integration_type, declared = integration_type.upper(), None
+            if not args:
+                kwargs.setdefault("integration_method", None)
+        else:
+            declared = self.get_method(function_id, resource_id, method_type).request_parameters or {}
         problem = integrations.refusal(integration_type, uri, kwargs.get("credentials"),
                                        kwargs.get("request_parameters"), declared, kwargs.get("passthrough_behavior"))
         if problem:
@@ -57,6 +65,27 @@ def _refusing_what_cannot_run(original):
         return original(self, function_id, resource_id, method_type, integration_type, uri, *args, **kwargs)
 
     return put_integration
+
+
+class _Importing(threading.local):
+    active = False
+
+
+_importing = _Importing()
+
+
+def _importing_openapi(original):
+    """moto's OpenAPI import (ImportRestApi, PutRestApi) declares no method request parameters or method
+    response headers, though the document does: while it runs, the mappings are not checked against them."""
+    @functools.wraps(original)  # keeps moto's signature for the checks of other touchpoints
+    def put_rest_api(self: APIGatewayBackend, *args: Any, **kwargs: Any):
+        _importing.active = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _importing.active = False
+
+    return put_rest_api
 
 
 def _mapping_only_declared_responses(original):
@@ -67,7 +96,8 @@ def _mapping_only_declared_responses(original):
         method_response = self.get_method(function_id, resource_id, method_type).method_responses.get(str(status_code))
         if method_response is None:
             raise NotFoundException("Invalid Response status code specified")
-        problem = integrations.response_mapping_refusal(response_parameters, method_response.response_parameters)
+        declared = None if _importing.active else method_response.response_parameters or {}
+        problem = integrations.response_mapping_refusal(response_parameters, declared)
         if problem:
             raise BadRequestException(problem)
         return original(self, function_id, resource_id, method_type, status_code, selection_pattern,
@@ -87,5 +117,8 @@ def install() -> None:
     original = motoadapter.require(APIGatewayBackend, "put_integration_response", PUT_INTEGRATION_RESPONSE_PARAMETERS)
     motoadapter.replace(APIGatewayBackend, "put_integration_response", _mapping_only_declared_responses(original),
                         PUT_INTEGRATION_RESPONSE_PARAMETERS)
+    original = motoadapter.require(APIGatewayBackend, "put_rest_api", ("self", "function_id", "api_doc"))
+    motoadapter.replace(APIGatewayBackend, "put_rest_api", _importing_openapi(original),
+                        ("self", "function_id", "api_doc"))
     motoadapter.replace(Method, "create_from_cloudformation_json", classmethod(cloudformation.create_method))
     vtl.install()

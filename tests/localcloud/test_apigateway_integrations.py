@@ -109,6 +109,28 @@ def test_integration_responses_need_their_method_response_and_declared_headers(a
                                         responseParameters={"method.response.header.X-Declared": "'1'"})
 
 
+def test_an_openapi_import_keeps_its_mappings_and_serves_them(aws, cloud, unique):
+    """ImportRestApi creates the methods, integrations and integration responses that the document's
+    x-amazon-apigateway-integration objects describe (developer guide, "API Gateway extensions to OpenAPI");
+    its parameter mappings refer to the parameters and headers the document declares."""
+    document = {"openapi": "3.0.1", "info": {"title": f"imported-{unique}", "description": "import", "version": "1"},
+                "paths": {"/things/{id}": {"get": {
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "ok", "headers": {"X-Id": {"schema": {"type": "string"}}}}},
+                    "x-amazon-apigateway-integration": {
+                        "type": "mock", "requestTemplates": {"application/json": '{"statusCode": 200}'},
+                        "requestParameters": {"integration.request.header.x-id": "method.request.path.id"},
+                        "responses": {"default": {"statusCode": "200",
+                                                  "responseParameters": {"method.response.header.X-Id": "'fixed'"},
+                                                  "responseTemplates": {"application/json":
+                                                                        '{"id": "$input.params(\'id\')"}'}}}}}}}}
+    api_id = aws("apigateway").import_rest_api(body=json.dumps(document).encode())["id"]
+    aws("apigateway").create_deployment(restApiId=api_id, stageName="dev")
+    response = requests.get(f"{cloud.endpoint_url}/_aws/execute-api/{api_id}/dev/things/7", timeout=10)
+    assert response.status_code == 200, response.text
+    assert (response.json(), response.headers["X-Id"]) == ({"id": "7"}, "fixed")
+
+
 def test_mock_integration_answers_enable_cors_options(cloud, build_api):
     """An Enable-CORS OPTIONS method is a MOCK integration: the request template's statusCode selects the
     integration response, whose static header values ('*') become the method response's headers

@@ -11,6 +11,7 @@ extensions; one whose extensions failed to install is refused with the reason, w
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import inspect
 import logging
@@ -71,7 +72,7 @@ EXTENDED_SERVICES = frozenset(_NEEDS) | frozenset(_MOTO_PATCHES) | {"logs"}
 _patch_lock = threading.RLock()
 _patched: set[str] = set()
 _patch_failures: dict[str, Exception] = {}
-_introspection_cached = False
+_moto_core_mended = False
 
 
 def _patch_moto(service: str) -> None:
@@ -95,20 +96,25 @@ def _patch_moto(service: str) -> None:
         _patched.add(service)
 
 
-def _cache_moto_introspection() -> None:
-    """moto lists its own package directory (~180 stat calls) and inspects the answering class's members
-    (0.2 ms) on every request; neither changes between the installs of localcloud's extensions."""
+def _mend_moto_core() -> None:
+    """What every moto service does that costs each request or keeps memory: moto lists its own package
+    directory (~180 stat calls) and inspects the answering class's members (0.2 ms) on every request,
+    though neither changes between the installs of localcloud's extensions; and it keeps every model
+    object it ever made (:mod:`localcloud.moto_instances`)."""
     from moto import backends
     from moto.core import responses
 
-    global _introspection_cached
+    from localcloud import moto_instances
+
+    global _moto_core_mended
     with _patch_lock:
-        if _introspection_cached:
+        if _moto_core_mended:
             return
         modules = tuple(motoadapter.require(backends, "list_of_moto_modules")())
         motoadapter.replace(backends, "list_of_moto_modules", lambda: modules)
         motoadapter.replace(responses, "method_names_from_class", _method_names, ("clazz",))
-        _introspection_cached = True
+        moto_instances.install()
+        _moto_core_mended = True
 
 
 @functools.cache
@@ -116,6 +122,13 @@ def _method_names(clazz: type) -> frozenset[str]:
     """The functions of a moto response class (the actions it answers), as moto computes them; cleared
     whenever an extension installs, as one may add actions."""
     return frozenset(name for name, _ in inspect.getmembers(clazz, inspect.isfunction))
+
+
+def _settle_garbage_collector() -> None:
+    """Exempt what is loaded so far (modules, moto's models and tables: 150,000 objects once S3 is in use)
+    from the collector's full passes, which otherwise walk it all every few seconds under load and stop
+    every thread for 70 ms each time."""
+    gc.freeze()
 
 
 class ExtensionUnavailable(Exception):
@@ -176,13 +189,14 @@ class LocalCloud:
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         # Ends what an earlier localcloud of this folder left running, and clears its files.
         self._work_dir_lock = lifetimes.claim_work_dir(self.work_dir)
-        _cache_moto_introspection()
+        _mend_moto_core()
         self._server = make_server(
             self.host, self.port, LocalCloudApp(self, self.credentials, self.allowed_origins, self.moto_api),
             threaded=True, request_handler=_RequestHandler if self.access_log else _QuietRequestHandler,
         )
         self.port = self._server.server_address[1]
         config.write_sagemaker_sdk_config(self.work_dir)
+        _settle_garbage_collector()
         self._thread = threading.Thread(target=self._server.serve_forever, name="localcloud", daemon=True)
         self._thread.start()
         return self
@@ -202,6 +216,7 @@ class LocalCloud:
                     self.prepare(needed)
                 self._install(service)
                 _method_names.cache_clear()
+                _settle_garbage_collector()
             except ExtensionUnavailable as error:
                 self._failures[service] = error.reason
                 raise ExtensionUnavailable(service, error.reason) from error

@@ -248,9 +248,9 @@ def signal_group(process, signum: int) -> None:
 def pack(directory: Path) -> bytes:
     """``directory``'s contents as a gzipped tar, paths relative to it (as SageMaker packs model/)."""
     buffer = io.BytesIO()
-    # gzip's own default level, as `tar czf` packs; tarfile's default, 9, took 4x as long (0.65 s against
-    # 0.17 s for a 200-round XGBoost model, on every job's path to Completed) for an archive 2% smaller.
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as archive:
+    # The fastest level: the archive never leaves this machine, and packing is on every job's way to Completed
+    # (a 1.1 MB XGBoost model: level 9, tarfile's default, 0.65 s; level 6 0.17 s; level 1 0.04 s, 20% larger).
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
         for path in sorted(directory.rglob("*")):
             archive.add(path, arcname=str(path.relative_to(directory)), recursive=False)
     return buffer.getvalue()

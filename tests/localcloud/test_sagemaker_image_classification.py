@@ -66,9 +66,9 @@ def test_the_artifact_keeps_the_services_file_names(aws, trained):
 
 
 def test_the_log_has_the_services_epoch_lines(aws, trained):
-    events = aws("logs").filter_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
-                                           logStreamNamePrefix="ic-shapes/")["events"]
-    messages = [e["message"] for e in events]
+    pages = aws("logs").get_paginator("filter_log_events").paginate(logGroupName="/aws/sagemaker/TrainingJobs",
+                                                                    logStreamNamePrefix="ic-shapes/")
+    messages = [e["message"] for page in pages for e in page["events"]]
     assert any("Epoch[5] Train-accuracy=" in m for m in messages)
     assert any("Epoch[5] Validation-accuracy=" in m for m in messages)
     assert any("Epoch[0] Time cost=" in m for m in messages)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.request
@@ -98,3 +100,34 @@ def localcloud_process():
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def xgboost_serving_container(archive: bytes):
+    """The XGBoost serving container on a ``model.tar.gz``, started directly (no localcloud in between):
+    yields ``(invocations URL, seconds until its /ping answered)``."""
+    with tempfile.TemporaryDirectory() as directory:
+        model_dir = Path(directory) / "model"
+        model_dir.mkdir()
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            tar.extractall(model_dir, filter="data")
+        port = free_port()
+        started = time.perf_counter()
+        container = subprocess.Popen(
+            [sys.executable, "-m", "localcloud.algorithms.xgboost", "serve"],
+            env={**os.environ, "OPT_ML": directory, "SAGEMAKER_BIND_TO_PORT": str(port), "OMP_NUM_THREADS": "1"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or container.poll() is not None:
+                        raise RuntimeError("the serving container did not answer /ping") from None
+                    time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}/invocations", time.perf_counter() - started
+        finally:
+            container.kill()
+            container.wait()

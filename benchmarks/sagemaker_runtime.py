@@ -19,10 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import subprocess
-import sys
-import tarfile
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +30,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from sklearn.datasets import make_classification
 
-from benchmarks.common import free_port, localcloud_process, report, summary, timed
+from benchmarks.common import localcloud_process, report, summary, timed, xgboost_serving_container
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/Benchmark"
@@ -148,42 +144,20 @@ def main() -> None:
         via_boto3 = summary(timed(lambda: runtime.invoke_endpoint(
             EndpointName="benchmark", Body=body, ContentType="text/csv")["Body"].read(), args.repeat))
 
-        with tempfile.TemporaryDirectory() as directory:
-            model_dir = Path(directory) / "model"
-            model_dir.mkdir()
-            archive = s3.get_object(Bucket=BUCKET, Key=artifact.split(f"{BUCKET}/", 1)[1])["Body"].read()
-            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-                tar.extractall(model_dir, filter="data")
-            port = free_port()
-            container = subprocess.Popen(
-                [sys.executable, "-m", "localcloud.algorithms.xgboost", "serve"],
-                env={**os.environ, "OPT_ML": directory, "SAGEMAKER_BIND_TO_PORT": str(port), "OMP_NUM_THREADS": "1"},
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                direct_url = f"http://127.0.0.1:{port}/invocations"
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        expected = http.post(direct_url, data=body, headers=headers, timeout=30)
-                        break
-                    except requests.ConnectionError:
-                        if time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.1)
-                answer = http.post(through_localcloud, data=body, headers=localcloud_headers, timeout=30)
-                if answer.status_code != 200 or answer.content != expected.content:
-                    raise RuntimeError(f"localcloud answered {answer.status_code} {answer.content[:300]!r}, "
-                                       f"the container {expected.content[:300]!r}")
-                cpu_before = localcloud_cpu_seconds()
-                samples = interleaved({
-                    "direct": lambda: http.post(direct_url, data=body, headers=headers, timeout=30).content,
-                    "localcloud": lambda: http.post(through_localcloud, data=body, headers=localcloud_headers,
-                                                    timeout=30).content,
-                }, args.repeat)
-                cpu_after = localcloud_cpu_seconds()
-            finally:
-                container.kill()
-                container.wait()
+        archive = s3.get_object(Bucket=BUCKET, Key=artifact.split(f"{BUCKET}/", 1)[1])["Body"].read()
+        with xgboost_serving_container(archive) as (direct_url, _):
+            expected = http.post(direct_url, data=body, headers=headers, timeout=30)
+            answer = http.post(through_localcloud, data=body, headers=localcloud_headers, timeout=30)
+            if answer.status_code != 200 or answer.content != expected.content:
+                raise RuntimeError(f"localcloud answered {answer.status_code} {answer.content[:300]!r}, "
+                                   f"the container {expected.content[:300]!r}")
+            cpu_before = localcloud_cpu_seconds()
+            samples = interleaved({
+                "direct": lambda: http.post(direct_url, data=body, headers=headers, timeout=30).content,
+                "localcloud": lambda: http.post(through_localcloud, data=body, headers=localcloud_headers,
+                                                timeout=30).content,
+            }, args.repeat)
+            cpu_after = localcloud_cpu_seconds()
         direct, via_localcloud = summary(samples["direct"]), summary(samples["localcloud"])
         cpu_per_call = None if cpu_before is None else (cpu_after - cpu_before) / args.repeat * 1000
 

@@ -16,14 +16,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import subprocess
-import sys
-import tarfile
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,7 +25,7 @@ import requests
 import xgboost as xgb
 from sklearn.datasets import make_classification
 
-from benchmarks.common import free_port, localcloud_process, report
+from benchmarks.common import localcloud_process, report, xgboost_serving_container
 from benchmarks.sagemaker_runtime import BUCKET, IMAGE, ROLE, csv_bytes
 
 PARTS = 4
@@ -149,34 +143,13 @@ def batch_transform(s3, sagemaker, artifact: str, rows: np.ndarray) -> float:
 def direct_container(s3, artifact: str, bodies: list[bytes]) -> tuple[float, float]:
     """(seconds to start the serving container, seconds to POST every body to it)."""
     http = requests.Session()
-    with tempfile.TemporaryDirectory() as directory:
-        model_dir = Path(directory) / "model"
-        model_dir.mkdir()
-        archive = s3.get_object(Bucket=BUCKET, Key=artifact.split(f"{BUCKET}/", 1)[1])["Body"].read()
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            tar.extractall(model_dir, filter="data")
-        port = free_port()
+    archive = s3.get_object(Bucket=BUCKET, Key=artifact.split(f"{BUCKET}/", 1)[1])["Body"].read()
+    with xgboost_serving_container(archive) as (url, startup):
         started = time.perf_counter()
-        container = subprocess.Popen(
-            [sys.executable, "-m", "localcloud.algorithms.xgboost", "serve"],
-            env={**os.environ, "OPT_ML": directory, "SAGEMAKER_BIND_TO_PORT": str(port), "OMP_NUM_THREADS": "1"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            while True:
-                try:
-                    http.get(f"http://127.0.0.1:{port}/ping", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.05)
-            startup = time.perf_counter() - started
-            started = time.perf_counter()
-            for body in bodies:
-                http.post(f"http://127.0.0.1:{port}/invocations", data=body,
-                          headers={"Content-Type": "text/csv", "Accept": "text/csv"}, timeout=600).raise_for_status()
-            return startup, time.perf_counter() - started
-        finally:
-            container.kill()
-            container.wait()
+        for body in bodies:
+            http.post(url, data=body, headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+                      timeout=600).raise_for_status()
+        return startup, time.perf_counter() - started
 
 
 def main() -> None:
